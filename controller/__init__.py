@@ -1,0 +1,3 @@
+"""rolloutctl: a GitOps controller for the staged rollout of middleware releases."""
+
+__version__ = "0.1.0"

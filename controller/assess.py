@@ -1,0 +1,217 @@
+"""Where every release stands and why: rules, lifecycle replay, timers and who acts next.
+
+Pure: the model, the ingestion outcomes and ``now`` in; statuses and findings out. This is what
+`validate` and `status` print, and what the publishing side will turn into channel contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from controller.errors import Problem
+from controller.lifecycle import CHANNEL_OF, Replay, replay
+from controller.model import Category, Config, ReleaseFiles, State, World
+from controller.policy import Context, evaluate_rules
+from controller.timeline import Event, Kind, file_events
+from controller.versions import compare_versions
+from controller.workdays import add_working_hours
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """What fetching a release's packages gave: ok, or the reason it failed."""
+
+    ok: bool
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Timer:
+    name: str
+    started: datetime
+    deadline: datetime
+    finished: datetime | None
+
+    def is_overdue(self, now: datetime) -> bool:
+        return (self.finished or now) > self.deadline
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    key: str
+    state: State
+    since: datetime | None
+    channel: str | None
+    waiting_for: str
+    next_actor: str
+    timers: tuple[Timer, ...]
+    findings: tuple[Problem, ...]
+    history: tuple[tuple[Event, State], ...] = ()
+    production_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    statuses: dict[str, ReleaseStatus]
+    findings: list[Problem] = field(default_factory=list)
+
+
+def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
+           pending: frozenset[str] = frozenset(), problems: list[Problem] | None = None) -> Assessment:
+    findings, excluded = evaluate_rules(Context(world, pending))
+    findings = list(problems or []) + findings
+    config = world.config
+    runs: dict[str, tuple[datetime, list[Event], Replay]] = {}
+    for key, files in world.releases.items():
+        certified, events = file_events(files, world.snapshot, excluded, pending)
+        if certified is None:
+            if files.release is None and (files.verification or files.reports or files.decision):
+                findings.append(Problem(f"releases/{key}/", "files for a release that has no valid release.yaml",
+                                        "the provider's release.yaml must be merged first", rule="order"))
+            continue
+        outcome = ingest.get(key)
+        if outcome is not None:
+            events.append(Event(Kind.INGEST if outcome.ok else Kind.INGEST_FAIL, max(outcome.at, certified),
+                                detail=outcome.reason))
+        runs[key] = (certified, events, _replay_with_grace(files, certified, events, now, config))
+    _obsolete(world, runs, now, config)
+    statuses = {}
+    for key, (certified, events, run) in runs.items():
+        findings += run.refused
+        files = world.releases[key]
+        own = [p for p in findings if p.file.startswith(f"releases/{key}/")]
+        statuses[key] = _status(files, certified, run, now, config, ingest.get(key), own)
+    findings += _cadence(world, statuses)
+    return Assessment(statuses, findings)
+
+
+def _grace_hours(files: ReleaseFiles, config: Config | None) -> float:
+    if files.decision and files.decision.grace_working_days is not None and config:
+        return files.decision.grace_working_days * _day_hours(config)
+    return config.grace_period.hours if config else 0.0
+
+
+def _day_hours(config: Config) -> float:
+    start, end = config.calendar.day_start, config.calendar.day_end
+    return (int(end[:2]) * 60 + int(end[3:]) - int(start[:2]) * 60 - int(start[3:])) / 60.0
+
+
+def _replay_with_grace(files: ReleaseFiles, certified: datetime, events: list[Event], now: datetime,
+                       config: Config | None) -> Replay:
+    run = replay(certified, events, now)
+    decided = [e for e, s in run.history if e.kind == Kind.DECIDE_APPROVE]
+    if decided and config is not None:
+        over = add_working_hours(config.calendar, decided[0].at, _grace_hours(files, config))
+        events.append(Event(Kind.GRACE_OVER, over, detail="grace period"))
+        run = replay(certified, events, now)
+    return run
+
+
+def _production_at(run: Replay) -> datetime | None:
+    for event, state in run.history:
+        if state == State.PRODUCTION:
+            return event.at
+    return None
+
+
+def _obsolete(world: World, runs: dict, now: datetime, config: Config | None) -> None:
+    """A release not yet in Production when a newer version of its component got there is obsolete."""
+    produced = {key: _production_at(run) for key, (_, _, run) in runs.items()}
+    for key, (certified, events, run) in runs.items():
+        component, version = key.split("/")
+        newer = [at for other, at in produced.items() if at is not None and other.split("/")[0] == component
+                 and compare_versions(other.split("/")[1], version) > 0]
+        mine = produced[key]
+        if newer and (mine is None or min(newer) < mine):
+            events.append(Event(Kind.OBSOLETE, min(newer), detail="a newer version reached production"))
+            runs[key] = (certified, events, replay(certified, events, now))
+
+
+def _cadence(world: World, statuses: dict[str, ReleaseStatus]) -> list[Problem]:
+    """Revision, minor and major releases of a component keep their distance (seed 2.2)."""
+    config = world.config
+    if config is None:
+        return []
+    problems = []
+    for key, files in world.releases.items():
+        r = files.release
+        if r is None or key not in statuses or r.category == Category.EMERGENCY:
+            continue
+        interval = config.timelines[r.category].min_interval_days
+        mine = statuses[key]
+        certified = mine.history[0][0].at if mine.history else mine.since
+        for other_key, other in statuses.items():
+            o = world.releases[other_key].release
+            if other_key == key or o is None or o.component != r.component or o.category != r.category:
+                continue
+            if other.production_at is None or certified is None or other.production_at >= certified:
+                continue
+            allowed = other.production_at + timedelta(days=interval)
+            if certified < allowed:
+                problems.append(Problem(r.path, f"{r.category.value} release of {r.component} submitted "
+                                        f"{certified:%Y-%m-%d}, but {o.version} reached production on "
+                                        f"{other.production_at:%Y-%m-%d}", f"the next {r.category.value} release "
+                                        f"of {r.component} is allowed from {allowed:%Y-%m-%d}; make this an "
+                                        "emergency release if it cannot wait", "/category", rule="cadence"))
+    return problems
+
+
+_ACTORS = {
+    State.CERTIFIED: ("ingestion of the packages into Unverified", "repository managers (rolloutctl reconcile)"),
+    State.INGEST_FAILED: ("a successful fetch with matching checksums", "provider (fix the package or manifest)"),
+    State.UNVERIFIED: ("verification of the release information", "technology unit (verification.yaml)"),
+    State.VERIFIED: ("an early adopter to accept the rollout", "early adopters of the stack (reports/<site>.yaml)"),
+    State.ROLLING_OUT: ("reports from every accepting early adopter", "accepting early adopters"),
+    State.DONE: ("the closing decision", "staged-rollout managers (decision.yaml)"),
+    State.APPROVED: ("the end of the grace period", "nobody: it moves to Production by itself"),
+    State.PRODUCTION: ("nothing", "nobody"),
+    State.REJECTED: ("nothing: rejected", "provider (submit a new version)"),
+    State.OBSOLETED: ("nothing: a newer version reached Production", "nobody"),
+    State.WITHDRAWN: ("nothing: withdrawn", "nobody"),
+}
+
+
+def _status(files: ReleaseFiles, certified: datetime, run: Replay, now: datetime, config: Config | None,
+            ingest: Ingest | None, findings: list[Problem]) -> ReleaseStatus:
+    waiting, actor = _ACTORS[run.state]
+    if run.state == State.INGEST_FAILED and ingest is not None:
+        waiting = f"{waiting} (last failure: {ingest.reason})"
+    if run.state == State.ROLLING_OUT:
+        missing = sorted(set(run.accepted) - set(run.reported))
+        actor = "early adopters " + ", ".join(missing)
+    timers = _timers(files, certified, run, config) if config else ()
+    return ReleaseStatus(files.key, run.state, run.since, CHANNEL_OF.get(run.state), waiting, actor, timers,
+                         tuple(findings), tuple(run.history), _production_at(run))
+
+
+def _timers(files: ReleaseFiles, certified: datetime, run: Replay, config: Config) -> tuple[Timer, ...]:
+    """Table 3's steps, the acceptance window and the grace period, with their deadlines."""
+    cal = config.calendar
+    limits = config.timelines[files.release.category] if files.release else None
+    first = {}
+    for event, state in run.history:
+        first.setdefault(event.kind, event.at)
+        first.setdefault(state, event.at)
+    timers = []
+
+    def timer(name: str, start: datetime | None, hours: float, end: datetime | None) -> None:
+        if start is not None:
+            timers.append(Timer(name, start, add_working_hours(cal, start, hours), end))
+
+    if limits is None:
+        return ()
+    ingested = first.get(Kind.INGEST)
+    verified = first.get(State.VERIFIED)
+    decided = first.get(State.APPROVED) or first.get(Kind.DECIDE_REJECT) or first.get(Kind.DECIDE_SKIP)
+    timer("step 1: ingestion", certified, limits.ingestion.hours, ingested)
+    timer("step 2: verification", ingested, limits.verification.hours,
+          first.get(Kind.VERIFY) or first.get(Kind.REJECT_VERIFY))
+    if files.release and not files.release.skip_staged_rollout:
+        timer("acceptance window", verified, config.acceptance_window.hours, first.get(Kind.ACCEPT))
+    timer("step 3: staged rollout", verified, limits.rollout.hours, decided)
+    timer("grace period", first.get(State.APPROVED), _grace_hours(files, config), first.get(State.PRODUCTION))
+    return tuple(timers)
+

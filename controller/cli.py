@@ -1,0 +1,152 @@
+"""rolloutctl: arguments in, text or JSON out, exceptions to exit codes. Decides nothing.
+
+Exit codes: 0 fine, 1 findings, 2 usage or bad input, 3 an external tool failed, 4 transient
+(try again), 70 a bug in rolloutctl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from datetime import datetime, timezone
+
+from controller import __version__, app
+from controller.assess import Assessment, ReleaseStatus
+from controller.errors import BadInput, ControllerError, Problem
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as 2026-11-24T09:00:00Z")
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rolloutctl", description="Staged-rollout release controller.")
+    parser.add_argument("--version", action="version", version=f"rolloutctl {__version__}")
+    parser.add_argument("--repo", default=".", help="the release repository (default: the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="schema and policy check of the repository or of a pull request")
+    v.add_argument("--base", metavar="REV", help="check only what changed since REV, as a pull request would")
+    v.add_argument("--at", metavar="REV", default="HEAD", help="the commit to check (default HEAD)")
+    v.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+    v.add_argument("--format", choices=("text", "json", "github"), default="text")
+
+    s = sub.add_parser("status", help="where each release stands, what it waits for and who acts next")
+    s.add_argument("release", nargs="?", metavar="RELEASE", help="component/version (default: all)")
+    s.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
+    s.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
+    now = args.now or datetime.now(timezone.utc)
+    try:
+        if args.command == "validate":
+            return _validate(args, now)
+        return _status(args, now)
+    except ControllerError as exc:
+        print(f"rolloutctl: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rolloutctl: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: say so plainly, keep the trace for the report
+        traceback.print_exc()
+        print("rolloutctl: internal error; please report it with the trace above", file=sys.stderr)
+        return 70
+
+
+def _validate(args: argparse.Namespace, now: datetime) -> int:
+    result = app.validate(args.repo, args.at, now, args.base)
+    if args.format == "json":
+        print(json.dumps({"scope": result.scope, "files": result.files_checked,
+                          "problems": [_problem_json(p) for p in result.problems]}, indent=2))
+    elif args.format == "github":
+        for p in result.problems:
+            print(_annotation(p))
+        print(f"{len(result.problems)} problem(s) in {result.scope}")
+    else:
+        for p in result.problems:
+            print(f"{p.render()} [{p.rule}]")
+        verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
+        print(f"{verdict} ({result.scope}, {result.files_checked} files)", file=sys.stderr)
+    return 1 if result.problems else 0
+
+
+def _annotation(p: Problem) -> str:
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    props = f"file={escape(p.file)}"
+    if p.line is not None:
+        props += f",line={p.line}"
+    props += f",title={escape(p.rule)}"
+    message = p.message + (f". Fix: {p.hint}" if p.hint else "")
+    return f"::error {props}::{escape(message)}"
+
+
+def _problem_json(p: Problem) -> dict:
+    return {"file": p.file, "line": p.line, "pointer": p.pointer, "rule": p.rule, "message": p.message,
+            "hint": p.hint}
+
+
+def _status(args: argparse.Namespace, now: datetime) -> int:
+    result = app.status(args.repo, args.at, now)
+    statuses = list(result.statuses.values())
+    if args.release:
+        statuses = [s for s in statuses if s.key == args.release]
+        if not statuses:
+            known = ", ".join(sorted(result.statuses)) or "none"
+            raise BadInput(f"no release {args.release!r} at {args.at}", f"known releases: {known}")
+    if args.format == "json":
+        print(json.dumps({"now": now.isoformat(), "releases": [_status_json(s, now) for s in statuses]}, indent=2))
+    else:
+        print(render_status(result, statuses, now))
+    return 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status_json(s: ReleaseStatus, now: datetime) -> dict:
+    return {
+        "release": s.key, "state": s.state.value, "since": _iso(s.since), "channel": s.channel,
+        "waiting_for": s.waiting_for, "next_actor": s.next_actor,
+        "timers": [{"name": t.name, "started": _iso(t.started), "deadline": _iso(t.deadline),
+                    "finished": _iso(t.finished), "overdue": t.is_overdue(now)} for t in s.timers],
+        "problems": [_problem_json(p) for p in s.findings],
+    }
+
+
+def render_status(result: Assessment, statuses: list[ReleaseStatus], now: datetime) -> str:
+    lines = []
+    for s in sorted(statuses, key=lambda s: s.key):
+        since = f" since {s.since:%Y-%m-%d %H:%M} UTC" if s.since else ""
+        channel = f" [{s.channel}]" if s.channel else ""
+        lines.append(f"{s.key}: {s.state.value}{since}{channel}")
+        lines.append(f"  waiting for: {s.waiting_for}")
+        lines.append(f"  next: {s.next_actor}")
+        for t in s.timers:
+            if t.finished:
+                verdict = "late" if t.is_overdue(now) else "met"
+                lines.append(f"  {t.name}: {verdict}, done {t.finished:%Y-%m-%d %H:%M}, deadline {t.deadline:%Y-%m-%d %H:%M}")
+            else:
+                verdict = "OVERDUE" if t.is_overdue(now) else "running"
+                lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")
+        for p in s.findings:
+            lines.append(f"  problem: {p.render()} [{p.rule}]")
+    others = [p for p in result.findings if not any(p.file.startswith(f"releases/{s.key}/") for s in statuses)]
+    if others and len(statuses) == len(result.statuses):
+        lines.append("other problems:")
+        lines += [f"  {p.render()} [{p.rule}]" for p in others]
+    return "\n".join(lines) if lines else "no releases"

@@ -1,0 +1,43 @@
+"""Checking package bytes against their manifest: size first (cheap), then sha256.
+
+Pure over bytes already in hand. Packages committed inside the repository are checked from the
+snapshot; fetching remote ones into the pool belongs to the publishing side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from controller.assess import Ingest
+from controller.model import Package, World
+from controller.timeline import landed_at, landing
+
+
+def check_bytes(package: Package, data: bytes) -> str:
+    """"" when the bytes are the package, else what differs."""
+    if len(data) != package.size:
+        return f"{package.filename}: size is {len(data)} bytes, the manifest says {package.size}"
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != package.sha256:
+        return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
+    return ""
+
+
+def check_committed_packages(world: World) -> dict[str, Ingest]:
+    """Outcomes for releases whose packages are all committed in the repository."""
+    outcomes = {}
+    for key, files in world.releases.items():
+        release = files.release
+        if release is None or any(p.path is None for p in release.packages):
+            continue
+        touch = landing(world.snapshot, release.path)
+        if touch is None:
+            continue
+        at = landed_at(world.snapshot, touch, frozenset())
+        reasons = []
+        for package in release.packages:
+            data = world.snapshot.files.get(f"{release.directory}/{package.path}")
+            reasons.append(f"{package.path}: not in the repository" if data is None else check_bytes(package, data))
+        failed = [r for r in reasons if r]
+        outcomes[key] = Ingest(not failed, at, "; ".join(failed))
+    return outcomes

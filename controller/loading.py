@@ -1,0 +1,275 @@
+"""From a source snapshot to the typed model, with every problem collected and located.
+
+Each file is parsed safely, checked against its schema, then built into frozen values. A file with
+problems is left out of the model (and its problems reported); nothing here stops at the first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from controller import schemas
+from controller.errors import Problem
+from controller.model import (
+    Adopter, Calendar, Category, CategoryTimeline, Commitment, Config, Decision, Duration,
+    Package, Person, Release, ReleaseFiles, Report, Repository, Security, Snapshot, Verification,
+    Withdrawal, World,
+)
+from controller.yamlio import Document, YamlError, read_yaml
+
+PREFIXES = ("releases/", "adopters/", "repos-config/")
+CONFIG_FILES = ("distribution", "repositories", "timelines", "calendar", "roles")
+RELEASE_FILES = ("release", "verification", "decision", "withdrawal")
+_RELEASE_PATH = re.compile(r"^releases/([^/]+)/([^/]+)/(?:(release|verification|decision|withdrawal)\.yaml"
+                           r"|reports/([^/]+)\.yaml|packages/[^/]+)$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def is_versioned_file(path: str) -> bool:
+    """Files whose earlier contents matter: reports (acceptance, then report) and manifests."""
+    return path.startswith("releases/") and path.endswith(".yaml")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    kind: str
+    doc: Document
+
+
+def classify(path: str) -> str | None:
+    """The schema kind of a path, "package" for a binary in a release, None if unrecognized."""
+    if path.startswith("repos-config/"):
+        name = path.removeprefix("repos-config/")
+        if name.endswith(".yaml") and name[:-5] in CONFIG_FILES:
+            return name[:-5]
+        if name.startswith(("keys/", "templates/")) or name.endswith(".md"):
+            return "extra"
+        return None
+    if path.startswith("adopters/"):
+        name = path.removeprefix("adopters/")
+        if "/" not in name and name.endswith(".yaml"):
+            return "adopter"
+        return "extra" if name.endswith(".md") else None
+    match = _RELEASE_PATH.match(path)
+    if match:
+        return match.group(3) or ("report" if match.group(4) else "package")
+    return "extra" if path.endswith(".md") else None
+
+
+def parse_file(path: str, raw: bytes, kind: str) -> tuple[Parsed | None, list[Problem]]:
+    try:
+        doc = read_yaml(raw)
+    except YamlError as exc:
+        return None, [Problem(path, exc.message, exc.hint, "", exc.line, "yaml")]
+    problems = schemas.check(kind, doc, path)
+    return (None if problems else Parsed(kind, doc)), problems
+
+
+def load_world(snapshot: Snapshot, only: set[str] | None = None) -> tuple[World, list[Problem]]:
+    """Build the model; ``only`` limits full parsing of release directories to those keys."""
+    problems: list[Problem] = []
+    parsed: dict[str, Parsed] = {}
+    for path in sorted(snapshot.files):
+        kind = classify(path)
+        if kind is None:
+            problems.append(Problem(path, "file not recognized here", _layout_hint(path), rule="layout"))
+            continue
+        if kind in ("extra", "package"):
+            continue
+        if only is not None and kind in RELEASE_FILES + ("report",) and _release_key(path) not in only:
+            continue
+        result, found = parse_file(path, snapshot.files[path], kind)
+        problems += found
+        if result is not None:
+            parsed[path] = result
+    config, found = _build_config(parsed, snapshot)
+    problems += found
+    adopters = {}
+    for path, item in parsed.items():
+        if item.kind == "adopter":
+            adopters[_stem(path)] = _adopter(path, item.doc.data)
+    releases = _group_releases(parsed, snapshot)
+    return World(snapshot, config, adopters, releases), problems
+
+
+def _layout_hint(path: str) -> str:
+    return ("releases/<component>/<version>/ holds release.yaml, verification.yaml, decision.yaml, "
+            "withdrawal.yaml, reports/<site>.yaml and packages/; adopters/<site>.yaml; repos-config/ holds "
+            + ", ".join(f"{n}.yaml" for n in CONFIG_FILES) + "; move or rename the file")
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def _release_key(path: str) -> str:
+    parts = path.split("/")
+    return f"{parts[1]}/{parts[2]}"
+
+
+def release_dir_of(path: str) -> str | None:
+    return _release_key(path) if _RELEASE_PATH.match(path) else None
+
+
+# --- building values ---------------------------------------------------------------------------
+
+
+def parse_instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _package(data: dict) -> Package:
+    return Package(data["name"], data.get("epoch", 0), data["version"], data.get("release"), data["arch"],
+                   data["platform"], data["sha256"], data["size"], data.get("url"), data.get("path"))
+
+
+def _release(path: str, d: dict) -> Release:
+    sec = d.get("security")
+    security = None
+    if sec:
+        embargo = parse_instant(sec["embargo_until"]) if sec.get("embargo_until") else None
+        security = Security(sec["advisory"], sec["severity"], tuple(sec.get("cves", ())), embargo)
+    emergency = d.get("emergency") or {}
+    return Release(
+        d["component"], d["version"], Category(d["category"]), d["stack"], str(d["distribution"]),
+        d["summary"], d["provider"]["name"], d["provider"]["contact"], d["provider"].get("team"),
+        tuple(_package(p) for p in d["packages"]), security, emergency.get("justification"),
+        bool(emergency.get("skip_staged_rollout", False)), path, d)
+
+
+def build_report(path: str, d: dict) -> Report:
+    tested = d.get("tested") or {}
+    checksums = {p["name"]: p["sha256"] for p in tested.get("packages", ())}
+    return Report(d["site"], d["status"], d.get("result"), tested.get("version"), checksums,
+                  d.get("effort_hours"), path, d)
+
+
+def _person(key: str, d: dict) -> Person:
+    emails = (d["email"],) + tuple(d.get("emails", ()))
+    return Person(key, d["name"], tuple(e.lower() for e in emails), d.get("github"), tuple(d.get("keys", ())))
+
+
+def _adopter(path: str, d: dict) -> Adopter:
+    admins = tuple(_person(a["email"], a) for a in d["administrators"])
+    commitments = tuple(
+        Commitment(tuple(c.get("components", ())), tuple(c.get("stacks", ())), tuple(c["platforms"]),
+                   tuple(c["architectures"]), c["since"], c.get("until"))
+        for c in d["commitments"])
+    return Adopter(d["site"], admins, commitments, path, d)
+
+
+def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, ReleaseFiles]:
+    keys = sorted({_release_key(p) for p in snapshot.files if p.startswith("releases/") and _RELEASE_PATH.match(p)})
+    result = {}
+    for key in keys:
+        base = f"releases/{key}/"
+
+        def doc(name: str) -> dict | None:
+            item = parsed.get(base + name + ".yaml")
+            return item.doc.data if item else None
+
+        release = doc("release")
+        verification = doc("verification")
+        decision = doc("decision")
+        withdrawal = doc("withdrawal")
+        reports = tuple(build_report(p, item.doc.data) for p, item in sorted(parsed.items())
+                        if item.kind == "report" and p.startswith(base))
+        result[key] = ReleaseFiles(
+            key,
+            _release(base + "release.yaml", release) if release else None,
+            Verification(verification["result"], base + "verification.yaml", verification) if verification else None,
+            reports,
+            Decision(decision["outcome"], (decision.get("grace_period") or {}).get("working_days"),
+                     bool(decision.get("skip_staged_rollout", False)), base + "decision.yaml", decision)
+            if decision else None,
+            Withdrawal(withdrawal["reason"], base + "withdrawal.yaml", withdrawal) if withdrawal else None,
+        )
+    return result
+
+
+def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config | None, list[Problem]]:
+    docs = {}
+    problems = []
+    for name in CONFIG_FILES:
+        path = f"repos-config/{name}.yaml"
+        if path in parsed:
+            docs[name] = parsed[path].doc.data
+        elif path not in snapshot.files:
+            problems.append(Problem(path, "missing configuration file", f"create it; see schemas/{name}.schema.json",
+                                    rule="layout"))
+    if len(docs) != len(CONFIG_FILES):
+        return None, problems
+    dist, repos, times, cal, roles = (docs[n] for n in CONFIG_FILES)
+    day_hours = _calendar_day_hours(cal)
+    timelines = {}
+    for cat in Category:
+        c = times["categories"][cat.value]
+        timelines[cat] = CategoryTimeline(_scaled(c["ingestion"], day_hours), _scaled(c["verification"], day_hours),
+                                          _scaled(c["rollout"], day_hours), c.get("min_interval_days", 0))
+    hours = cal.get("working_hours") or {"start": "00:00", "end": "24:00"}
+    calendar = Calendar(cal["timezone"], tuple(_WEEKDAYS.index(d) for d in cal.get("weekend", ["sat", "sun"])),
+                        tuple(h["date"] for h in cal.get("holidays", ())), hours["start"], hours["end"])
+    config = Config(
+        distribution_name=dist["name"],
+        components={name: c["stack"] for name, c in dist["components"].items()},
+        baselines={m["name"]: dict(m["baselines"]) for m in dist["majors"]},
+        major_platforms={m["name"]: tuple(m["platforms"]) for m in dist["majors"]},
+        repositories=tuple(
+            Repository(r["name"], str(r["distribution"]), r["format"], r["platform"], tuple(r["architectures"]),
+                       r.get("signing_key", repos.get("signing_key")),
+                       tuple(r.get("compression", ["gz"] if r["format"] == "yum" else ["gz", "xz"])))
+            for r in repos["repositories"]),
+        timelines=timelines,
+        acceptance_window=_scaled(times["acceptance_window"], day_hours),
+        grace_period=_scaled(times["grace_period"], day_hours),
+        calendar=calendar,
+        people={key: _person(key, p) for key, p in roles["people"].items()},
+        teams={name: tuple(members) for name, members in roles["teams"].items()},
+        providers={name: (tuple(p["members"]), tuple(p["components"])) for name, p in roles["providers"].items()},
+        require_signed_commits=bool(roles.get("require_signed_commits", False)),
+        controller=_person("controller", roles["controller"]) if roles.get("controller") else None,
+        lists=dict(roles.get("lists", {})),
+        file_roots=tuple(repos.get("file_roots", ())),
+    )
+    problems += _config_references(config)
+    return config, problems
+
+
+def _calendar_day_hours(cal: dict) -> float:
+    hours = cal.get("working_hours")
+    if not hours:
+        return 24.0
+    start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (hours["start"], hours["end"]))
+    return max(end - start, 1) / 60.0
+
+
+def _scaled(d: dict, day_hours: float) -> Duration:
+    """Durations are kept in working hours; a working day is as long as the calendar's day."""
+    return Duration(d["working_hours"]) if "working_hours" in d else Duration(d["working_days"] * day_hours)
+
+
+def _config_references(config: Config) -> list[Problem]:
+    """Cross-file references inside repos-config: every member named must be a known person."""
+    problems = []
+    roles = "repos-config/roles.yaml"
+    for team, members in list(config.teams.items()) + [(n, m) for n, (m, _) in config.providers.items()]:
+        for member in members:
+            if member not in config.people:
+                problems.append(Problem(roles, f"team {team} names {member!r}, who is not under people",
+                                        "add the person under people or fix the spelling", rule="config-references"))
+    for name, (_, components) in config.providers.items():
+        for component in components:
+            if component not in config.components:
+                problems.append(Problem(roles, f"provider team {name} owns {component!r}, which "
+                                        "repos-config/distribution.yaml does not list",
+                                        "add the component to distribution.yaml", rule="config-references"))
+    for repo in config.repositories:
+        if repo.distribution not in config.baselines:
+            problems.append(Problem("repos-config/repositories.yaml",
+                                    f"repository {repo.name} serves distribution {repo.distribution!r}, "
+                                    "which distribution.yaml does not define",
+                                    "use a name from majors in distribution.yaml", rule="config-references"))
+    return problems

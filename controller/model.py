@@ -1,0 +1,306 @@
+"""The typed model: frozen values that everything past loading works on.
+
+Nothing here reads files, the clock or git; loading.py builds these from a source snapshot, and
+the raw YAML stays attached (``raw``) for pages and reports that show what authors wrote.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Category(enum.Enum):
+    EMERGENCY = "emergency"
+    REVISION = "revision"
+    MINOR = "minor"
+    MAJOR = "major"
+
+
+class State(enum.Enum):
+    CERTIFIED = "certified"
+    UNVERIFIED = "unverified"
+    INGEST_FAILED = "ingest-failed"
+    VERIFIED = "verified"
+    ROLLING_OUT = "rolling-out"
+    DONE = "done"
+    APPROVED = "approved"
+    PRODUCTION = "production"
+    REJECTED = "rejected"
+    OBSOLETED = "obsoleted"
+    WITHDRAWN = "withdrawn"
+
+
+class Channel(enum.Enum):
+    UNVERIFIED = "unverified"
+    STAGED_ROLLOUT = "staged-rollout"
+    PRODUCTION = "production"
+
+
+class Role(enum.Enum):
+    PROVIDER = "provider"
+    TECHNOLOGY_UNIT = "technology-unit"
+    SITE_ADMIN = "site-admin"
+    MANAGER = "staged-rollout-managers"
+    REPOSITORY_MANAGER = "repository-managers"
+    SECURITY = "security"
+
+
+# --- where a file came from -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    email: str
+    time: datetime  # UTC
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    author: Signature
+    committer: Signature
+    message: str
+    signed_by: str | None = None  # primary key fingerprint of a verified signature
+
+    @property
+    def short(self) -> str:
+        return self.id[:10]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One commit's change to one path, and the first-parent commit through which it landed."""
+
+    commit: Commit
+    landed: Commit
+    change: str  # "A" added, "M" modified, "D" deleted
+    blob: str | None  # the new content's id; None when deleted
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A branch at one commit: the files that matter and how each came to be."""
+
+    head: Commit
+    files: dict[str, bytes]
+    history: dict[str, tuple[Touch, ...]]  # oldest first; paths that exist or once existed
+    blobs: dict[str, bytes] = field(default_factory=dict)  # earlier versions of tracked files
+
+    def touches(self, path: str) -> tuple[Touch, ...]:
+        return self.history.get(path, ())
+
+
+# --- what the files say ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    epoch: int
+    version: str
+    release: str | None
+    arch: str
+    platform: str
+    sha256: str
+    size: int
+    url: str | None = None
+    path: str | None = None  # relative to the release directory
+
+    @property
+    def format(self) -> str:
+        return "deb" if self.filename.endswith(".deb") else "rpm"
+
+    @property
+    def filename(self) -> str:
+        source = self.url if self.url is not None else self.path or ""
+        return source.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def nevra(self) -> str:
+        """name-epoch:version-release.arch for rpm, name_version_arch for deb."""
+        if self.release is None:
+            return f"{self.name}_{self.version}_{self.arch}"
+        return f"{self.name}-{self.epoch}:{self.version}-{self.release}.{self.arch}"
+
+
+@dataclass(frozen=True)
+class Security:
+    advisory: str
+    severity: str
+    cves: tuple[str, ...] = ()
+    embargo_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    component: str
+    version: str
+    category: Category
+    stack: str
+    distribution: str
+    summary: str
+    provider_name: str
+    provider_contact: str
+    provider_team: str | None
+    packages: tuple[Package, ...]
+    security: Security | None
+    justification: str | None
+    skip_staged_rollout: bool
+    path: str
+    raw: dict
+
+    @property
+    def key(self) -> str:
+        return f"{self.component}/{self.version}"
+
+    @property
+    def directory(self) -> str:
+        return self.path.rsplit("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Verification:
+    result: str  # verified | rejected
+    path: str
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Report:
+    site: str
+    status: str  # rolling-out | done
+    result: str | None
+    tested_version: str | None
+    tested_checksums: dict[str, str]  # package name -> sha256
+    effort_hours: float | None
+    path: str
+    raw: dict
+
+    @property
+    def file_site(self) -> str:
+        return self.path.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # success | warning | reject
+    grace_working_days: float | None
+    skip_staged_rollout: bool
+    path: str
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    reason: str
+    path: str
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str
+    name: str
+    emails: tuple[str, ...]
+    github: str | None
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Commitment:
+    components: tuple[str, ...]
+    stacks: tuple[str, ...]
+    platforms: tuple[str, ...]
+    architectures: tuple[str, ...]
+    since: str
+    until: str | None
+
+
+@dataclass(frozen=True)
+class Adopter:
+    site: str
+    admins: tuple[Person, ...]
+    commitments: tuple[Commitment, ...]
+    path: str
+    raw: dict
+
+    def commits_to(self, component: str, stack: str) -> bool:
+        return any(component in c.components or stack in c.stacks for c in self.commitments)
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    distribution: str
+    format: str
+    platform: str
+    architectures: tuple[str, ...]
+    signing_key: str | None
+    compression: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Duration:
+    hours: float  # working hours
+
+
+@dataclass(frozen=True)
+class CategoryTimeline:
+    ingestion: Duration
+    verification: Duration
+    rollout: Duration
+    min_interval_days: int
+
+
+@dataclass(frozen=True)
+class Calendar:
+    timezone: str
+    weekend: tuple[int, ...]  # weekday numbers, Monday = 0
+    holidays: tuple[str, ...]  # ISO dates
+    day_start: str = "00:00"
+    day_end: str = "24:00"
+
+
+@dataclass(frozen=True)
+class Config:
+    distribution_name: str
+    components: dict[str, str]  # component -> stack
+    baselines: dict[str, dict[str, int]]  # distribution major -> component -> major version
+    major_platforms: dict[str, tuple[str, ...]]
+    repositories: tuple[Repository, ...]
+    timelines: dict[Category, CategoryTimeline]
+    acceptance_window: Duration
+    grace_period: Duration
+    calendar: Calendar
+    people: dict[str, Person]
+    teams: dict[str, tuple[str, ...]]
+    providers: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # team -> (members, components)
+    require_signed_commits: bool
+    controller: Person | None
+    lists: dict[str, str]
+    file_roots: tuple[str, ...] = ()  # local directories that file:// package URLs may name
+
+
+@dataclass(frozen=True)
+class ReleaseFiles:
+    """Everything under one releases/<component>/<version>/ directory."""
+
+    key: str
+    release: Release | None
+    verification: Verification | None
+    reports: tuple[Report, ...]
+    decision: Decision | None
+    withdrawal: Withdrawal | None
+
+
+@dataclass(frozen=True)
+class World:
+    """The whole repository as the model sees it at one commit."""
+
+    snapshot: Snapshot
+    config: Config | None
+    adopters: dict[str, Adopter]
+    releases: dict[str, ReleaseFiles]  # "component/version" -> files

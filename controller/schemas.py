@@ -1,0 +1,100 @@
+"""The JSON Schemas shipped in schemas/, and turning their errors into problems people can act on.
+
+Schemas are loaded once per process. Messages name the field and what to write instead, never
+just the validator keyword that failed.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from controller.errors import Problem
+from controller.yamlio import Document, escape_pointer
+
+BASE = "https://rolloutctl.invalid/schemas/"
+KINDS = ("release", "verification", "report", "decision", "withdrawal", "adopter",
+         "distribution", "repositories", "timelines", "calendar", "roles")
+
+
+def _schema_files():
+    """schemas/ beside the package in a checkout; the packaged copy in an installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "schemas"
+    if checkout.is_dir():
+        return checkout.iterdir()
+    return resources.files("controller.schemas").iterdir()
+
+
+@cache
+def _registry() -> tuple[Registry, dict[str, dict]]:
+    schemas = {}
+    for entry in _schema_files():
+        if entry.name.endswith(".schema.json"):
+            # Schemas carry no $id so that editors resolve their relative $refs next to the file;
+            # here each gets one so that the same relative $refs resolve inside the registry.
+            schemas[entry.name] = {"$id": BASE + entry.name, **json.loads(entry.read_text("utf-8"))}
+    registry = Registry().with_resources(
+        (BASE + name, Resource.from_contents(body)) for name, body in schemas.items())
+    return registry, schemas
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    registry, schemas = _registry()
+    return Draft202012Validator(schemas[f"{kind}.schema.json"], registry=registry)
+
+
+def check(kind: str, doc: Document, file: str) -> list[Problem]:
+    problems = []
+    for error in sorted(validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
+        pointer = "".join(f"/{escape_pointer(p)}" for p in error.absolute_path)
+        message, hint, pointer = _explain(error, pointer, kind)
+        problems.append(Problem(file, message, hint, pointer, doc.line_of(pointer)))
+    return problems
+
+
+def _explain(error: ValidationError, pointer: str, kind: str) -> tuple[str, str, str]:
+    schema_ref = f"see schemas/{kind}.schema.json"
+    field = pointer.rsplit("/", 1)[-1] or "the document"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        described = error.schema.get("properties", {}).get(missing, {}).get("description", "")
+        hint = f"add {missing}: {described}" if described else f"add {missing}; {schema_ref}"
+        return f"missing field {missing!r}", hint, pointer
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
+        name = extra[0] if extra else "?"
+        return (f"unknown field {name!r}", f"remove it or fix the spelling; allowed here: {', '.join(allowed)}",
+                f"{pointer}/{escape_pointer(name)}")
+    if error.validator == "type":
+        return (f"{field} must be {_article(error.validator_value)}, not {type(error.instance).__name__} "
+                f"{error.instance!r}", schema_ref, pointer)
+    if error.validator == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{field} is {error.instance!r}; it must be one of: {choices}", "pick one of those", pointer
+    if error.validator == "pattern":
+        described = error.schema.get("description", "")
+        return (f"{field} {error.instance!r} is not well formed", described or f"it must match "
+                f"{error.validator_value}", pointer)
+    if error.validator == "oneOf" and _is_url_or_path(error):
+        return "a package needs exactly one of url or path", "keep one: url for a download, path for a file here", pointer
+    if error.validator == "anyOf" and kind == "adopter":
+        return "a commitment names components or stacks", "add components: [...] or stacks: [...]", pointer
+    return f"{field}: {error.message}", schema_ref, pointer
+
+
+def _is_url_or_path(error: ValidationError) -> bool:
+    return all("required" in option for option in error.validator_value)
+
+
+def _article(kind: object) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+             "number": "a number", "boolean": "true or false"}
+    return names.get(kind, str(kind)) if isinstance(kind, str) else " or ".join(map(_article, kind))

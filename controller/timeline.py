@@ -1,0 +1,108 @@
+"""The dated events of each release, read from the git history in the snapshot.
+
+An event is a file landing on the branch (its first-parent commit's time) written by some author.
+Pure: works on the snapshot's recorded touches and kept blob versions; decides nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.model import Commit, ReleaseFiles, Snapshot, Touch
+from controller.yamlio import YamlError, read_yaml
+
+
+class Kind(enum.Enum):
+    INGEST = "ingested"
+    INGEST_FAIL = "ingest failed"
+    VERIFY = "verification: verified"
+    REJECT_VERIFY = "verification: rejected"
+    ACCEPT = "acceptance"
+    REPORT = "report"
+    DECIDE_APPROVE = "decision: approve"
+    DECIDE_REJECT = "decision: reject"
+    DECIDE_SKIP = "decision: skip staged rollout"
+    GRACE_OVER = "grace period over"
+    WITHDRAW = "withdrawal"
+    OBSOLETE = "obsoleted"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Kind
+    at: datetime
+    path: str = ""
+    author: Commit | None = None
+    site: str | None = None
+    detail: str = ""
+
+
+def landing(snapshot: Snapshot, path: str) -> Touch | None:
+    """The touch that (last) created the path, or None when it does not exist at the head."""
+    if path not in snapshot.files:
+        return None
+    created = None
+    for touch in snapshot.touches(path):
+        if touch.change == "A":
+            created = touch
+    return created
+
+
+def landed_at(snapshot: Snapshot, touch: Touch, pending: frozenset[str]) -> datetime:
+    """When a touch reached the branch; a pull request's own commits land at its head's time."""
+    if touch.landed.id in pending:
+        return snapshot.head.committer.time
+    return touch.landed.committer.time
+
+
+def file_events(files: ReleaseFiles, snapshot: Snapshot, excluded: set[str],
+                pending: frozenset[str] = frozenset()) -> tuple[datetime | None, list[Event]]:
+    """(certified time, the events of verification, reports, decision and withdrawal)."""
+    base = f"releases/{files.key}/"
+    counted = lambda p: p not in excluded  # noqa: E731
+    release_touch = landing(snapshot, base + "release.yaml") if files.release and counted(files.release.path) else None
+    certified = landed_at(snapshot, release_touch, pending) if release_touch else None
+    events: list[Event] = []
+
+    def add(kind: Kind, path: str, site: str | None = None, detail: str = "") -> None:
+        touch = landing(snapshot, path)
+        if touch is not None:
+            events.append(Event(kind, landed_at(snapshot, touch, pending), path, touch.commit, site, detail))
+
+    if files.verification and counted(files.verification.path):
+        add(Kind.VERIFY if files.verification.result == "verified" else Kind.REJECT_VERIFY, files.verification.path)
+    for report in files.reports:
+        if not counted(report.path):
+            continue
+        add(Kind.ACCEPT, report.path, report.site)
+        done = _first_done(snapshot, report.path, pending)
+        if done is not None:
+            events.append(Event(Kind.REPORT, done[0], report.path, done[1].commit, report.site, report.result or ""))
+    if files.decision and counted(files.decision.path):
+        decision = files.decision
+        kind = (Kind.DECIDE_REJECT if decision.outcome == "reject"
+                else Kind.DECIDE_SKIP if decision.skip_staged_rollout else Kind.DECIDE_APPROVE)
+        add(kind, decision.path, detail=decision.outcome)
+    if files.withdrawal and counted(files.withdrawal.path):
+        add(Kind.WITHDRAW, files.withdrawal.path)
+    return certified, events
+
+
+def _first_done(snapshot: Snapshot, path: str, pending: frozenset[str]) -> tuple[datetime, Touch] | None:
+    """The first version of a report with status done: the report, as opposed to the acceptance."""
+    for touch in snapshot.touches(path):
+        if touch.blob is None:
+            continue
+        raw = snapshot.blobs.get(touch.blob)
+        if raw is None:
+            continue
+        try:
+            data = read_yaml(raw).data
+        except YamlError:
+            continue
+        if isinstance(data, dict) and data.get("status") == "done":
+            return landed_at(snapshot, touch, pending), touch
+    return None
+
