@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.assess import Assessment, assess
+from controller.assess import Assessment, Ingest, assess
 from controller.errors import Problem
 from controller.ingest import check_committed_packages
-from controller.loading import PREFIXES, is_versioned_file, load_world
+from controller.loading import PREFIXES, is_versioned_file, load_world, locate
 from controller.model import World
 from controller.sources import git
+from controller.timeline import landing
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,28 @@ def status(repo_path: str, rev: str, now: datetime) -> Assessment:
 def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -> Validation:
     """Every finding in the repository, or, with ``base``, those about what a pull request changes."""
     world, problems = read_world(repo_path, rev)
+    ingest = _assume_fetched(world)
     if base is None:
-        result = assess(world, now, check_committed_packages(world), problems=problems)
-        return Validation(_sorted(result.findings), len(world.snapshot.files), "repository")
+        result = assess(world, now, ingest, problems=problems)
+        return Validation(_sorted(locate(result.findings, world)), len(world.snapshot.files), "repository")
     repo = git.open_repository(repo_path)
     changed, commits = git.changes_between(repo, base, rev)
     pending = frozenset(c.id for c in commits)
-    result = assess(world, now, check_committed_packages(world), pending, problems)
+    result = assess(world, now, ingest, pending, problems)
     relevant = [p for p in result.findings if p.file in changed or _is_dir_of(p.file, changed)]
-    return Validation(_sorted(relevant), len(changed), f"changes since {base}")
+    return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}")
+
+
+def _assume_fetched(world: World) -> dict[str, Ingest]:
+    """Validation judges the files: packages it cannot see (URLs) are taken as fetched when the
+    release was merged, so that the order of the later files is judged as reconcile would."""
+    outcomes = check_committed_packages(world)
+    for key, files in world.releases.items():
+        if key not in outcomes and files.release is not None:
+            touch = landing(world.snapshot, files.release.path)
+            if touch is not None:
+                outcomes[key] = Ingest(True, touch.landed.committer.time)
+    return outcomes
 
 
 def _is_dir_of(path: str, changed: set[str]) -> bool:

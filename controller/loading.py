@@ -7,7 +7,7 @@ problems is left out of the model (and its problems reported); nothing here stop
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from controller import schemas
@@ -91,7 +91,22 @@ def load_world(snapshot: Snapshot, only: set[str] | None = None) -> tuple[World,
         if item.kind == "adopter":
             adopters[_stem(path)] = _adopter(path, item.doc.data)
     releases = _group_releases(parsed, snapshot)
-    return World(snapshot, config, adopters, releases), problems
+    lines = {path: item.doc.lines for path, item in parsed.items()}
+    return World(snapshot, config, adopters, releases, lines), problems
+
+
+def locate(problems: list[Problem], world: World) -> list[Problem]:
+    """Give rule findings the line of their pointer, as the parser recorded it."""
+    located = []
+    for p in problems:
+        table = world.lines.get(p.file)
+        if p.line is None and table:
+            pointer = p.pointer
+            while pointer not in table and pointer:
+                pointer = pointer.rsplit("/", 1)[0]
+            p = replace(p, line=table.get(pointer))
+        located.append(p)
+    return located
 
 
 def _layout_hint(path: str) -> str:

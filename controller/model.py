@@ -304,3 +304,4 @@ class World:
     config: Config | None
     adopters: dict[str, Adopter]
     releases: dict[str, ReleaseFiles]  # "component/version" -> files
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)  # path -> JSON pointer -> line

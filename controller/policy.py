@@ -389,10 +389,11 @@ def check_roles(ctx: Context) -> Iterable[Problem]:
                 ok = holds_role(ctx.world, touch.commit, role, scope)
             if not ok:
                 who = f"{touch.commit.author.name} <{touch.commit.author.email}>"
-                need = f"{_ROLE_NAMES[role]} {scope}".strip()
+                need = f"{_ROLE_NAMES[role]} {scope}" if role in (Role.PROVIDER, Role.SITE_ADMIN) else _ROLE_NAMES[role]
                 signed = " with a signed commit" if ctx.world.config.require_signed_commits else ""
                 yield _problem("roles", path, f"commit {touch.commit.short} by {who} changed this file, but only "
-                               f"{need} may{signed}", "the change is not counted; have the right person make it")
+                               f"{need} may change it{signed}", "the change is not counted; have the right person "
+                               "make it")
                 break
 
 

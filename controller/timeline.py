@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.model import Commit, ReleaseFiles, Snapshot, Touch
+from controller.model import Category, Commit, ReleaseFiles, Snapshot, Touch
 from controller.yamlio import YamlError, read_yaml
 
 
@@ -82,8 +82,11 @@ def file_events(files: ReleaseFiles, snapshot: Snapshot, excluded: set[str],
             events.append(Event(Kind.REPORT, done[0], report.path, done[1].commit, report.site, report.result or ""))
     if files.decision and counted(files.decision.path):
         decision = files.decision
+        # Skipping staged rollout needs both the provider's justified request and the managers'.
+        skips = decision.skip_staged_rollout and files.release is not None and files.release.skip_staged_rollout \
+            and files.release.category == Category.EMERGENCY
         kind = (Kind.DECIDE_REJECT if decision.outcome == "reject"
-                else Kind.DECIDE_SKIP if decision.skip_staged_rollout else Kind.DECIDE_APPROVE)
+                else Kind.DECIDE_SKIP if skips else Kind.DECIDE_APPROVE)
         add(kind, decision.path, detail=decision.outcome)
     if files.withdrawal and counted(files.withdrawal.path):
         add(Kind.WITHDRAW, files.withdrawal.path)

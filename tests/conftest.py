@@ -1,0 +1,112 @@
+"""Fixtures: real git repositories written commit by commit with the authors and dates the
+trust rules and timers read."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+TOP = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOP / "scripts"))
+
+from example_repo import GitWriter, build_example  # noqa: E402
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+PEOPLE = {
+    "maria": ("Maria Duarte", "maria.duarte@umd.example.org"),
+    "ines": ("Ines Carvalho", "ines.carvalho@umd.example.org"),
+    "andrea": ("Andrea Ferri", "andrea.ferri@argus.example.org"),
+    "lars": ("Lars Nygaard", "lars.nygaard@arc.example.org"),
+    "jonas": ("Jonas Weber", "jonas.weber@unicore.example.org"),
+    "ifca": ("Alvaro Lopez", "alvaro.lopez@ifca.example.org"),
+    "cesga": ("Carlos Fernandez", "carlos.fernandez@cesga.example.org"),
+    "grnet": ("Kostas Koumantaros", "kostas.koumantaros@grnet.example.org"),
+    "mallory": ("Mallory", "mallory@elsewhere.example.org"),
+}
+
+
+class Story:
+    """A release repository under test: write files, commit them as someone, at some time."""
+
+    def __init__(self, path: Path):
+        self.git = GitWriter(path)
+        self.path = path
+
+    def commit(self, who: str, when: str, files: dict[str, object] | None = None, message: str = "change") -> str:
+        for relpath, content in (files or {}).items():
+            if content is None:
+                self.git.remove(relpath)
+            elif isinstance(content, (dict, list)):
+                self.git.write(relpath, yaml.safe_dump(content, sort_keys=False))
+            else:
+                self.git.write(relpath, content)
+        name, email = PEOPLE[who]
+        return self.git.commit(message, name, email, when)
+
+
+def package(name="argus-pap", version="1.8.0", release="1.el9", url=None, data=None):
+    filename = f"{name}-{version}-{release}.noarch.rpm"
+    entry = {"name": name, "version": version, "release": release, "arch": "noarch", "platform": "el9"}
+    if data is not None:
+        entry["path"] = f"packages/{filename}"
+        entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    else:
+        entry["url"] = url or f"https://argus.example.org/repo/{filename}"
+        entry.update(sha256="a" * 64, size=1024)
+    return entry
+
+
+def manifest(component="argus", version="1.8.0", category="minor", **extra):
+    doc = {
+        "component": component, "version": version, "category": category,
+        "stack": {"argus": "glite", "arc-ce": "arc", "unicore-server": "unicore"}[component],
+        "distribution": "5", "summary": f"{component} {version}",
+        "provider": {"name": "Product team", "contact": "team@example.org"},
+        "release_notes": "https://example.org/notes", "changelog": "Fixes.",
+        "certification": [{"url": "https://example.org/cert"}],
+        "documentation": [{"url": "https://example.org/docs"}],
+        "packages": [package(version=version)] if component == "argus" else [],
+    }
+    doc.update(extra)
+    return doc
+
+
+def verification(result="verified"):
+    checks = dict.fromkeys(["release_notes", "changelog", "certification", "documentation", "bug_links",
+                            "installability"], "pass")
+    doc = {"result": result, "checks": checks}
+    if result == "rejected":
+        doc["notes"] = "Certification report missing."
+    return doc
+
+
+def report_done(site, version, packages, result="success"):
+    return {"site": site, "status": "done", "result": result,
+            "tested": {"version": version, "packages": [{"name": p["name"], "sha256": p["sha256"]} for p in packages]},
+            "environment": {"hosts": ["node.example.org"], "load": "production"}, "effort_hours": 2}
+
+
+@pytest.fixture
+def story(tmp_path) -> Story:
+    """A repository holding the example's configuration and adopters, as their owners merged them."""
+    s = Story(tmp_path / "repo")
+    s.commit("maria", "2026-09-01T08:00:00Z", {
+        f"repos-config/{p.name}": p.read_bytes() for p in (TOP / "repos-config").glob("*.yaml")
+    }, "configuration")
+    for site, who in (("IFCA-LCG2", "ifca"), ("CESGA", "cesga"), ("GRNET", "grnet")):
+        s.commit(who, "2026-09-02T08:00:00Z", {f"adopters/{site}.yaml": (TOP / f"adopters/{site}.yaml").read_bytes()},
+                 f"register {site}")
+    return s
+
+
+@pytest.fixture(scope="session")
+def example_repo(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("example") / "repo"
+    build_example(target)
+    return target

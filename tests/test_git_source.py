@@ -1,0 +1,49 @@
+"""Reading git: merged pull requests, bare clones, the introducing commit and its landing."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import NOW, manifest, verification
+from controller import app
+from controller.loading import PREFIXES
+from controller.sources import git
+
+R = "releases/argus/1.8.0"
+
+
+def test_a_merged_pull_request_is_attributed_to_its_author_and_lands_at_the_merge(story):
+    story.git.git("checkout", "-q", "-b", "provider-pr")
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()}, "argus 1.8.0")
+    story.git.git("checkout", "-q", "main")
+    story.git.git("merge", "--no-ff", "-q", "-m", "Merge pull request #7", "provider-pr",
+                  env={"GIT_AUTHOR_NAME": "Maria Duarte", "GIT_AUTHOR_EMAIL": "maria.duarte@umd.example.org",
+                       "GIT_COMMITTER_NAME": "Maria Duarte", "GIT_COMMITTER_EMAIL": "maria.duarte@umd.example.org",
+                       "GIT_AUTHOR_DATE": "2026-11-04T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-04T10:00:00Z"})
+    snapshot = git.read_snapshot(git.open_repository(str(story.path)), "HEAD", PREFIXES)
+    [touch] = snapshot.touches(f"{R}/release.yaml")
+    assert touch.commit.author.email == "andrea.ferri@argus.example.org"
+    assert touch.landed.message.startswith("Merge pull request #7")
+    assert touch.landed.committer.time.isoformat() == "2026-11-04T10:00:00+00:00"
+    # The merge by a manager does not make the provider's file the manager's.
+    assert app.validate(str(story.path), "HEAD", NOW).problems == []
+
+
+def test_a_bare_clone_reads_the_same_as_the_working_repository(story, tmp_path):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(story.path), str(bare)], check=True)
+    here = app.status(str(story.path), "HEAD", NOW).statuses
+    there = app.status(str(bare), "HEAD", NOW).statuses
+    assert here.keys() == there.keys() == {"argus/1.8.0"}
+    assert here["argus/1.8.0"].state == there["argus/1.8.0"].state
+
+
+def test_status_at_an_older_commit_replays_that_day(story):
+    first = story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("andrea", "2026-11-03T09:00:00Z", {"releases/argus/1.8.1/release.yaml": manifest(version="1.8.1",
+                 packages=[{**manifest()["packages"][0], "version": "1.8.1",
+                            "url": "https://argus.example.org/repo/argus-pap-1.8.1-1.el9.noarch.rpm"}])})
+    assert set(app.status(str(story.path), first, NOW).statuses) == {"argus/1.8.0"}
+    assert set(app.status(str(story.path), "HEAD", NOW).statuses) == {"argus/1.8.0", "argus/1.8.1"}

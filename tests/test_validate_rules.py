@@ -1,0 +1,255 @@
+"""Every policy rule both ways, on real git repositories written commit by commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import NOW, manifest, package, report_done, verification
+from controller import app
+
+R = "releases/argus/1.8.0"
+
+
+def findings(story, rule=None, base=None):
+    result = app.validate(str(story.path), "HEAD", NOW, base)
+    return [p for p in result.problems if rule is None or p.rule == rule]
+
+
+def test_a_clean_release_passes(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    assert findings(story) == []
+
+
+def test_version_that_does_not_match_its_directory_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest(version="1.8.1")})
+    [problem] = findings(story, "paths-agree")
+    assert problem.file == f"{R}/release.yaml" and problem.pointer == "/version"
+    assert "'1.8.1' but the directory says '1.8.0'" in problem.message
+
+
+@pytest.mark.parametrize("path", ["../../x.rpm", "/etc/x.rpm", "packages/../../../x.rpm", "./packages/x.rpm"])
+def test_path_tricks_in_package_paths_are_refused(story, path):
+    doc = manifest()
+    doc["packages"][0].pop("url")
+    doc["packages"][0]["path"] = path
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    problems = findings(story, "package-source")
+    assert any(p.pointer == "/packages/0/path" and "leaves the release directory" in p.message for p in problems)
+
+
+def test_absolute_path_as_package_name_is_refused_by_the_schema(story):
+    doc = manifest()
+    doc["packages"][0]["name"] = "/usr/bin/evil"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "schema")
+    assert problem.pointer == "/packages/0/name" and "not well formed" in problem.message
+
+
+def test_file_urls_outside_the_allowed_roots_are_refused(story):
+    doc = manifest()
+    doc["packages"][0]["url"] = "file:///etc/argus-pap-1.8.0-1.el9.noarch.rpm"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "package-source")
+    assert "file_roots" in problem.hint
+
+
+def test_file_name_must_agree_with_package_fields(story):
+    doc = manifest()
+    doc["packages"][0]["url"] = "https://example.org/argus-pap-1.9.0-1.el9.noarch.rpm"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "package-source")
+    assert "'argus-pap-1.8.0-1.el9.noarch.rpm'" in problem.message
+
+
+def test_checksum_of_the_wrong_length_names_the_field_and_line(story):
+    doc = manifest()
+    doc["packages"][0]["sha256"] = "abc123"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "schema")
+    assert problem.pointer == "/packages/0/sha256" and problem.line is not None
+    assert "64 lower-case hexadecimal" in problem.hint
+
+
+def test_unknown_field_and_wrong_type_are_both_reported(story):
+    doc = manifest(summmary="typo")
+    doc["packages"][0]["size"] = "big"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    messages = {p.message for p in findings(story, "schema")}
+    assert "unknown field 'summmary'" in messages
+    assert any("size must be a whole number" in m for m in messages)
+
+
+def test_malformed_yaml_is_reported_with_its_line(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": "component: argus\nversion: [1.8\n"})
+    [problem] = findings(story, "yaml")
+    assert problem.file == f"{R}/release.yaml" and problem.line == 3 and "not valid YAML" in problem.message
+
+
+def test_yaml_alias_bomb_is_refused(story):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefg":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": bomb})
+    [problem] = findings(story, "yaml")
+    assert "alias bomb" in problem.hint
+
+
+def test_baseline_major_version_is_enforced(story):
+    doc = manifest(version="2.0.0", category="major")
+    story.commit("andrea", "2026-11-02T09:00:00Z", {"releases/argus/2.0.0/release.yaml": doc})
+    [problem] = findings(story, "baseline")
+    assert "carries argus 1.x" in problem.message
+
+
+def test_emergency_needs_a_justification(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest(category="emergency")})
+    [problem] = findings(story, "emergency-justification")
+    assert "written justification" in problem.message
+
+
+def test_cve_without_security_section_is_refused(story):
+    doc = manifest(changelog="Fix CVE-2026-1234 in the PAP.")
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "security-advisory")
+    assert "CVE-2026-1234" in problem.message
+    doc["security"] = {"advisory": "https://example.org/adv", "severity": "high", "cves": ["CVE-2026-1234"]}
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    assert not findings(story, "security-advisory")
+
+
+def test_one_package_build_claimed_by_two_releases_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    doc = manifest(version="1.8.1")
+    doc["packages"] = [package(version="1.8.0")]
+    story.commit("andrea", "2026-11-03T09:00:00Z", {"releases/argus/1.8.1/release.yaml": doc})
+    [problem] = findings(story, "unique-package")
+    assert problem.file == "releases/argus/1.8.1/release.yaml" and "claimed by release argus/1.8.0" in problem.message
+
+
+def test_release_yaml_edited_after_merge_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    assert not findings(story, "release-immutable")
+    story.commit("andrea", "2026-11-03T09:00:00Z", {f"{R}/release.yaml": manifest(summary="changed")})
+    [problem] = findings(story, "release-immutable")
+    assert "changed after it was merged" in problem.message and "new version" in problem.hint
+
+
+def test_verification_committed_by_a_provider_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("andrea", "2026-11-03T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    [problem] = findings(story, "roles")
+    assert problem.file == f"{R}/verification.yaml" and "only the technology unit may change it" in problem.message
+
+
+def test_verification_by_the_technology_unit_passes(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    assert findings(story) == []
+
+
+def test_release_from_outside_the_provider_team_is_refused(story):
+    story.commit("lars", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    [problem] = findings(story, "roles")
+    assert "provider team owning argus" in problem.message
+
+
+def test_verification_before_the_release_exists_is_refused(story):
+    story.commit("ines", "2026-11-01T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    [problem] = findings(story, "order")
+    assert "no valid release.yaml" in problem.message
+
+
+def test_report_for_a_site_that_does_not_exist_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/NOWHERE.yaml": {"site": "NOWHERE", "status": "rolling-out"}})
+    problems = findings(story, "registered-site")
+    assert problems and "not a registered early adopter" in problems[0].message
+
+
+def test_report_for_another_site_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/CESGA.yaml": {"site": "CESGA", "status": "rolling-out"}})
+    [problem] = findings(story, "roles")
+    assert "administrator of site CESGA" in problem.message
+
+
+def test_decision_before_every_accepting_site_reported_is_refused(story):
+    doc = manifest()
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    story.commit("maria", "2026-11-03T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+    [problem] = findings(story, "order")
+    assert problem.file == f"{R}/decision.yaml" and "rolling-out" in problem.message
+    assert "wait for the reports of IFCA-LCG2" in problem.hint
+
+
+def test_decision_after_every_report_passes(story):
+    doc = manifest()
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-03T08:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", doc["packages"])})
+    story.commit("maria", "2026-11-03T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+    assert findings(story) == []
+
+
+def test_report_before_verification_is_refused(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    [problem] = findings(story, "order")
+    assert problem.file == f"{R}/reports/IFCA-LCG2.yaml" and "needs a verified release" in problem.message
+
+
+def test_report_must_name_the_tested_checksums(story):
+    doc = manifest()
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    wrong = report_done("IFCA-LCG2", "1.8.0", [dict(doc["packages"][0], sha256="b" * 64)])
+    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": wrong})
+    [problem] = findings(story, "report-tested")
+    assert problem.pointer == "/tested/packages/0/sha256"
+    story.commit("ifca", "2026-11-03T10:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", doc["packages"])})
+    assert not findings(story, "report-tested")
+
+
+def test_provider_site_does_not_count_as_independent(story):
+    doc = manifest(provider={"name": "ARGUS at IFCA", "contact": "alvaro.lopez@ifca.example.org"})
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    [problem] = findings(story, "independent-ea")
+    assert "does not count as an independent early adopter" in problem.message
+
+
+def test_cadence_gives_the_date_the_next_release_is_allowed(story):
+    first = manifest(category="revision", version="1.8.0")
+    story.commit("andrea", "2026-10-01T09:00:00Z", {f"{R}/release.yaml": first})
+    story.commit("ines", "2026-10-01T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("maria", "2026-10-01T11:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok",
+                                                                          "skip_staged_rollout": True}})
+    assert not findings(story, "cadence")  # the skip itself is refused for a revision, see below
+    # Production needs a real rollout: IFCA reports, the manager approves, grace passes.
+    story.commit("maria", "2026-10-01T11:30:00Z", {f"{R}/decision.yaml": None})
+    story.commit("ifca", "2026-10-01T12:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", first["packages"])})
+    story.commit("maria", "2026-10-02T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+    second = manifest(category="revision", version="1.8.1")
+    story.commit("andrea", "2026-10-12T09:00:00Z", {"releases/argus/1.8.1/release.yaml": second})
+    [problem] = findings(story, "cadence")
+    assert problem.file == "releases/argus/1.8.1/release.yaml"
+    assert "reached production on 2026-10-09" in problem.message and "allowed from 2026-10-23" in problem.hint
+
+
+def test_skipping_staged_rollout_is_only_for_emergencies(story):
+    story.commit("andrea", "2026-10-01T09:00:00Z", {f"{R}/release.yaml": manifest(category="revision")})
+    story.commit("ines", "2026-10-01T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("maria", "2026-10-01T11:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok",
+                                                                          "skip_staged_rollout": True}})
+    problems = findings(story, "emergency-justification")
+    assert problems and problems[0].file == f"{R}/decision.yaml"
+
+
+def test_unrecognized_file_is_reported(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/notes.txt": "hello"})
+    [problem] = findings(story, "layout")
+    assert "not recognized" in problem.message
