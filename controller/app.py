@@ -29,6 +29,21 @@ def read_world(repo_path: str, rev: str) -> tuple[World, list[Problem]]:
     return load_world(snapshot)
 
 
+def _read_pull_request(repo_path: str, rev: str, changed: set[str]) -> tuple[World, list[Problem]]:
+    """The world as far as a pull request needs it: its files checked, its components' history
+    read, the rest as context. Configuration or adopter changes affect every release: read all."""
+    components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
+    if any(p.startswith(("repos-config/", "adopters/")) for p in changed):
+        components = None
+    repo = git.open_repository(repo_path)
+    history = None if components is None else \
+        tuple(f"releases/{c}/" for c in sorted(components)) + ("adopters/", "repos-config/")
+    snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file, history_prefixes=history)
+    if components is None:
+        return load_world(snapshot)
+    return load_world(snapshot, checked=lambda path: path in changed, components=components)
+
+
 def status(repo_path: str, rev: str, now: datetime) -> Assessment:
     world, problems = read_world(repo_path, rev)
     return assess(world, now, check_committed_packages(world), problems=problems)
@@ -36,15 +51,14 @@ def status(repo_path: str, rev: str, now: datetime) -> Assessment:
 
 def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -> Validation:
     """Every finding in the repository, or, with ``base``, those about what a pull request changes."""
-    world, problems = read_world(repo_path, rev)
-    ingest = _assume_fetched(world)
     if base is None:
-        result = assess(world, now, ingest, problems=problems)
+        world, problems = read_world(repo_path, rev)
+        result = assess(world, now, _assume_fetched(world), problems=problems)
         return Validation(_sorted(locate(result.findings, world)), len(world.snapshot.files), "repository")
-    repo = git.open_repository(repo_path)
-    changed, commits = git.changes_between(repo, base, rev)
+    changed, commits = git.changes_between(git.open_repository(repo_path), base, rev)
+    world, problems = _read_pull_request(repo_path, rev, changed)
     pending = frozenset(c.id for c in commits)
-    result = assess(world, now, ingest, pending, problems)
+    result = assess(world, now, _assume_fetched(world), pending, problems)
     relevant = [p for p in result.findings if p.file in changed or _is_dir_of(p.file, changed)]
     return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}")
 

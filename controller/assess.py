@@ -119,12 +119,16 @@ def _production_at(run: Replay) -> datetime | None:
 
 def _obsolete(world: World, runs: dict, now: datetime, config: Config | None) -> None:
     """A release not yet in Production when a newer version of its component got there is obsolete."""
-    produced = {key: _production_at(run) for key, (_, _, run) in runs.items()}
-    for key, (certified, events, run) in runs.items():
+    produced: dict[str, list[tuple[str, datetime]]] = {}
+    for key, (_, _, run) in runs.items():
+        at = _production_at(run)
+        if at is not None:
+            component, version = key.split("/")
+            produced.setdefault(component, []).append((version, at))
+    for key, (certified, events, run) in list(runs.items()):
         component, version = key.split("/")
-        newer = [at for other, at in produced.items() if at is not None and other.split("/")[0] == component
-                 and compare_versions(other.split("/")[1], version) > 0]
-        mine = produced[key]
+        newer = [at for other, at in produced.get(component, ()) if compare_versions(other, version) > 0]
+        mine = _production_at(run)
         if newer and (mine is None or min(newer) < mine):
             events.append(Event(Kind.OBSOLETE, min(newer), detail="a newer version reached production"))
             runs[key] = (certified, events, replay(certified, events, now))

@@ -7,6 +7,7 @@ problems is left out of the model (and its problems reported); nothing here stop
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -58,29 +59,38 @@ def classify(path: str) -> str | None:
     return "extra" if path.endswith(".md") else None
 
 
-def parse_file(path: str, raw: bytes, kind: str) -> tuple[Parsed | None, list[Problem]]:
+def parse_file(path: str, raw: bytes, kind: str, validate: bool = True) -> tuple[Parsed | None, list[Problem]]:
     try:
         doc = read_yaml(raw)
     except YamlError as exc:
         return None, [Problem(path, exc.message, exc.hint, "", exc.line, "yaml")]
-    problems = schemas.check(kind, doc, path)
+    problems = schemas.check(kind, doc, path) if validate else []
     return (None if problems else Parsed(kind, doc)), problems
 
 
-def load_world(snapshot: Snapshot, only: set[str] | None = None) -> tuple[World, list[Problem]]:
-    """Build the model; ``only`` limits full parsing of release directories to those keys."""
+def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
+               components: set[str] | None = None) -> tuple[World, list[Problem]]:
+    """Build the model from the snapshot, collecting every problem.
+
+    For a pull request, ``checked`` names the files to check against their schemas (the others
+    were checked when they merged and are only context), and ``components`` the components whose
+    release directories are loaded whole; of the others only release.yaml is read.
+    """
     problems: list[Problem] = []
     parsed: dict[str, Parsed] = {}
     for path in sorted(snapshot.files):
         kind = classify(path)
         if kind is None:
-            problems.append(Problem(path, "file not recognized here", _layout_hint(path), rule="layout"))
+            if checked is None or checked(path):
+                problems.append(Problem(path, "file not recognized here", _layout_hint(path), rule="layout"))
             continue
         if kind in ("extra", "package"):
             continue
-        if only is not None and kind in RELEASE_FILES + ("report",) and _release_key(path) not in only:
+        if components is not None and kind != "release" and path.startswith("releases/") \
+                and path.split("/")[1] not in components:
             continue
-        result, found = parse_file(path, snapshot.files[path], kind)
+        validate = checked is None or checked(path) or not path.startswith("releases/")
+        result, found = parse_file(path, snapshot.files[path], kind, validate)
         problems += found
         if result is not None:
             parsed[path] = result
@@ -176,8 +186,23 @@ def _adopter(path: str, d: dict) -> Adopter:
     return Adopter(d["site"], admins, commitments, path, d)
 
 
+def _tolerant(build: Callable, path: str, data: dict):
+    """Build a value from a file that was not schema-checked in this run; None if it is broken.
+    (Checked files always build: the schemas guarantee what the builders read.)"""
+    try:
+        return build(path, data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, ReleaseFiles]:
     keys = sorted({_release_key(p) for p in snapshot.files if p.startswith("releases/") and _RELEASE_PATH.match(p)})
+    reports_of: dict[str, list[Report]] = {}
+    for path, item in sorted(parsed.items()):
+        if item.kind == "report":
+            report = _tolerant(build_report, path, item.doc.data)
+            if report is not None:
+                reports_of.setdefault(_release_key(path), []).append(report)
     result = {}
     for key in keys:
         base = f"releases/{key}/"
@@ -190,11 +215,10 @@ def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, 
         verification = doc("verification")
         decision = doc("decision")
         withdrawal = doc("withdrawal")
-        reports = tuple(build_report(p, item.doc.data) for p, item in sorted(parsed.items())
-                        if item.kind == "report" and p.startswith(base))
+        reports = tuple(reports_of.get(key, ()))
         result[key] = ReleaseFiles(
             key,
-            _release(base + "release.yaml", release) if release else None,
+            _tolerant(_release, base + "release.yaml", release) if release else None,
             Verification(verification["result"], base + "verification.yaml", verification) if verification else None,
             reports,
             Decision(decision["outcome"], (decision.get("grace_period") or {}).get("working_days"),

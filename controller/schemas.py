@@ -47,7 +47,25 @@ def _registry() -> tuple[Registry, dict[str, dict]]:
 @cache
 def validator(kind: str) -> Draft202012Validator:
     registry, schemas = _registry()
-    return Draft202012Validator(schemas[f"{kind}.schema.json"], registry=registry)
+    name = f"{kind}.schema.json"
+    return Draft202012Validator(_inline(schemas[name], schemas, name), registry=registry)
+
+
+def _inline(node: object, schemas: dict[str, dict], current: str) -> object:
+    """Replace cross-file $refs by their targets: validation then needs no reference lookups,
+    which otherwise cost more than the checks themselves on a repository of thousands of files."""
+    if isinstance(node, list):
+        return [_inline(item, schemas, current) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and "#/$defs/" in ref:
+        file, _, name = ref.partition("#/$defs/")
+        file = file or current
+        target = schemas[file]["$defs"][name]
+        siblings = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_inline(target, schemas, file), **_inline(siblings, schemas, current)}
+    return {k: _inline(v, schemas, current) for k, v in node.items()}
 
 
 def check(kind: str, doc: Document, file: str) -> list[Problem]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import yaml
 
@@ -64,8 +65,12 @@ def escape_pointer(token: object) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+@lru_cache(maxsize=16384)
 def read_yaml(raw: bytes) -> Document:
-    """Parse one YAML document; raise YamlError with a line number on any problem."""
+    """Parse one YAML document; raise YamlError with a line number on any problem.
+
+    Cached by content: the same blob is read at the head and again in the file's history.
+    Callers must not modify what it returns."""
     if len(raw) > MAX_BYTES:
         raise YamlError(
             f"file is {len(raw)} bytes, more than the {MAX_BYTES} allowed",
