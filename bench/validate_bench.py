@@ -89,7 +89,8 @@ def build(target: Path, count: int) -> None:
         for site in sites:
             commit(site, {f"{base}/reports/{site}.yaml": {
                 "site": site, "status": "done", "result": "success",
-                "tested": {"version": version, "packages": [{"name": p["name"], "sha256": p["sha256"]} for p in packages]},
+                "tested": {"version": version,
+                           "packages": [{"name": p["name"], "sha256": p["sha256"]} for p in packages]},
                 "environment": {"hosts": ["h"], "load": "production"}, "effort_hours": 1}}, "report")
         commit("maria", {f"{base}/decision.yaml": {"outcome": "success", "summary": "ok"}}, "decision")
 
@@ -116,7 +117,8 @@ def main() -> None:
         started = time.perf_counter()
         build(repo, args.releases)
         print(f"built {args.releases} releases in {time.perf_counter() - started:.1f} s")
-    commits = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    commits = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=repo, capture_output=True,
+                             text=True).stdout.strip()
     files = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True).stdout.count("\n")
     writer = GitWriter(repo)
     writer.git("checkout", "-q", "-B", "pr", "main")

@@ -10,9 +10,9 @@ from datetime import datetime
 from controller.assess import Assessment, Ingest, assess
 from controller.errors import Problem
 from controller.ingest import check_committed_packages
-from controller.loading import PREFIXES, is_versioned_file, load_world, locate
+from controller.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
 from controller.model import World
-from controller.sources import git
+from controller.sources import git, gpg
 from controller.timeline import landing
 
 
@@ -26,7 +26,19 @@ class Validation:
 def read_world(repo_path: str, rev: str) -> tuple[World, list[Problem]]:
     repo = git.open_repository(repo_path)
     snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file)
-    return load_world(snapshot)
+    return _with_signers(repo, *load_world(snapshot))
+
+
+def _with_signers(repo, world: World, problems: list[Problem], **load_options) -> tuple[World, list[Problem]]:
+    """Where roles.yaml demands signed commits, verify the signatures of every commit that
+    touched a file (gpg is slow per call, so only then) and load again with the signers known."""
+    if world.config is None or not world.config.require_signed_commits:
+        return world, problems
+    snapshot = world.snapshot
+    ids = {t.commit.id for touches in snapshot.history.values() for t in touches}
+    keys = [data for path, data in sorted(snapshot.files.items()) if path.startswith(KEYS_DIR)]
+    signers = gpg.verify_signatures(git.commit_signatures(repo, ids), keys)
+    return load_world(with_signers(snapshot, signers), **load_options)
 
 
 def _read_pull_request(repo_path: str, rev: str, changed: set[str]) -> tuple[World, list[Problem]]:
@@ -40,8 +52,9 @@ def _read_pull_request(repo_path: str, rev: str, changed: set[str]) -> tuple[Wor
         tuple(f"releases/{c}/" for c in sorted(components)) + ("adopters/", "repos-config/")
     snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file, history_prefixes=history)
     if components is None:
-        return load_world(snapshot)
-    return load_world(snapshot, checked=lambda path: path in changed, components=components)
+        return _with_signers(repo, *load_world(snapshot))
+    options = {"checked": lambda path: path in changed, "components": components}
+    return _with_signers(repo, *load_world(snapshot, **options), **options)
 
 
 def status(repo_path: str, rev: str, now: datetime) -> Assessment:

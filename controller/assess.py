@@ -79,7 +79,7 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         runs[key] = (certified, events, _replay_with_grace(files, certified, events, now, config))
     _obsolete(world, runs, now, config)
     statuses = {}
-    for key, (certified, events, run) in runs.items():
+    for key, (certified, _, run) in runs.items():
         findings += run.refused
         files = world.releases[key]
         own = [p for p in findings if p.file.startswith(f"releases/{key}/")]

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller import __version__, app
 from controller.assess import Assessment, ReleaseStatus
@@ -21,8 +21,8 @@ def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as 2026-11-24T09:00:00Z")
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as 2026-11-24T09:00:00Z") from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
-    now = args.now or datetime.now(timezone.utc)
+    now = args.now or datetime.now(UTC)
     try:
         if args.command == "validate":
             return _validate(args, now)
@@ -139,7 +139,8 @@ def render_status(result: Assessment, statuses: list[ReleaseStatus], now: dateti
         for t in s.timers:
             if t.finished:
                 verdict = "late" if t.is_overdue(now) else "met"
-                lines.append(f"  {t.name}: {verdict}, done {t.finished:%Y-%m-%d %H:%M}, deadline {t.deadline:%Y-%m-%d %H:%M}")
+                lines.append(f"  {t.name}: {verdict}, done {t.finished:%Y-%m-%d %H:%M}, "
+                             f"deadline {t.deadline:%Y-%m-%d %H:%M}")
             else:
                 verdict = "OVERDUE" if t.is_overdue(now) else "running"
                 lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")

@@ -9,18 +9,36 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller import schemas
 from controller.errors import Problem
 from controller.model import (
-    Adopter, Calendar, Category, CategoryTimeline, Commitment, Config, Decision, Duration,
-    Package, Person, Release, ReleaseFiles, Report, Repository, Security, Snapshot, Verification,
-    Withdrawal, World,
+    Adopter,
+    Calendar,
+    Category,
+    CategoryTimeline,
+    Commit,
+    Commitment,
+    Config,
+    Decision,
+    Duration,
+    Package,
+    Person,
+    Release,
+    ReleaseFiles,
+    Report,
+    Repository,
+    Security,
+    Snapshot,
+    Verification,
+    Withdrawal,
+    World,
 )
 from controller.yamlio import Document, YamlError, read_yaml
 
 PREFIXES = ("releases/", "adopters/", "repos-config/")
+KEYS_DIR = "repos-config/keys/"
 CONFIG_FILES = ("distribution", "repositories", "timelines", "calendar", "roles")
 RELEASE_FILES = ("release", "verification", "decision", "withdrawal")
 _RELEASE_PATH = re.compile(r"^releases/([^/]+)/([^/]+)/(?:(release|verification|decision|withdrawal)\.yaml"
@@ -35,6 +53,7 @@ def is_versioned_file(path: str) -> bool:
 
 @dataclass(frozen=True)
 class Parsed:
+    path: str
     kind: str
     doc: Document
 
@@ -65,7 +84,7 @@ def parse_file(path: str, raw: bytes, kind: str, validate: bool = True) -> tuple
     except YamlError as exc:
         return None, [Problem(path, exc.message, exc.hint, "", exc.line, "yaml")]
     problems = schemas.check(kind, doc, path) if validate else []
-    return (None if problems else Parsed(kind, doc)), problems
+    return (None if problems else Parsed(path, kind, doc)), problems
 
 
 def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
@@ -103,6 +122,16 @@ def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
     releases = _group_releases(parsed, snapshot)
     lines = {path: item.doc.lines for path, item in parsed.items()}
     return World(snapshot, config, adopters, releases, lines), problems
+
+
+def with_signers(snapshot: Snapshot, signers: dict[str, str | None]) -> Snapshot:
+    """The same snapshot with each commit's verified signer filled in."""
+    def signed(commit: Commit) -> Commit:
+        return replace(commit, signed_by=signers.get(commit.id))
+
+    history = {path: tuple(replace(t, commit=signed(t.commit), landed=signed(t.landed)) for t in touches)
+               for path, touches in snapshot.history.items()}
+    return replace(snapshot, history=history, head=signed(snapshot.head))
 
 
 def locate(problems: list[Problem], world: World) -> list[Problem]:
@@ -143,7 +172,7 @@ def release_dir_of(path: str) -> str | None:
 
 def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _package(data: dict) -> Package:
@@ -195,6 +224,19 @@ def _tolerant(build: Callable, path: str, data: dict):
         return None
 
 
+def _decision(path: str, d: dict) -> Decision:
+    grace = (d.get("grace_period") or {}).get("working_days")
+    return Decision(d["outcome"], grace, bool(d.get("skip_staged_rollout", False)), path, d)
+
+
+_BUILDERS: dict[str, Callable] = {
+    "release": lambda path, d: _release(path, d),
+    "verification": lambda path, d: Verification(d["result"], path, d),
+    "decision": lambda path, d: _decision(path, d),
+    "withdrawal": lambda path, d: Withdrawal(d["reason"], path, d),
+}
+
+
 def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, ReleaseFiles]:
     keys = sorted({_release_key(p) for p in snapshot.files if p.startswith("releases/") and _RELEASE_PATH.match(p)})
     reports_of: dict[str, list[Report]] = {}
@@ -206,26 +248,12 @@ def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, 
     result = {}
     for key in keys:
         base = f"releases/{key}/"
-
-        def doc(name: str) -> dict | None:
-            item = parsed.get(base + name + ".yaml")
-            return item.doc.data if item else None
-
-        release = doc("release")
-        verification = doc("verification")
-        decision = doc("decision")
-        withdrawal = doc("withdrawal")
-        reports = tuple(reports_of.get(key, ()))
-        result[key] = ReleaseFiles(
-            key,
-            _tolerant(_release, base + "release.yaml", release) if release else None,
-            Verification(verification["result"], base + "verification.yaml", verification) if verification else None,
-            reports,
-            Decision(decision["outcome"], (decision.get("grace_period") or {}).get("working_days"),
-                     bool(decision.get("skip_staged_rollout", False)), base + "decision.yaml", decision)
-            if decision else None,
-            Withdrawal(withdrawal["reason"], base + "withdrawal.yaml", withdrawal) if withdrawal else None,
-        )
+        built = {}
+        for name, build in _BUILDERS.items():
+            item = parsed.get(f"{base}{name}.yaml")
+            built[name] = _tolerant(build, item.path, item.doc.data) if item else None
+        result[key] = ReleaseFiles(key, built["release"], built["verification"], tuple(reports_of.get(key, ())),
+                                   built["decision"], built["withdrawal"])
     return result
 
 

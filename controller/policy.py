@@ -58,7 +58,8 @@ def check_paths_agree(ctx: Context) -> Iterable[Problem]:
                                f"{report.file_site!r}", f"a site reports in reports/{report.site}.yaml", "/site")
     for stem, adopter in ctx.world.adopters.items():
         if adopter.site != stem:
-            yield _problem("paths-agree", adopter.path, f"site is {adopter.site!r} but the file is adopters/{stem}.yaml",
+            yield _problem("paths-agree", adopter.path,
+                           f"site is {adopter.site!r} but the file is adopters/{stem}.yaml",
                            f"rename the file to adopters/{adopter.site}.yaml", "/site")
 
 
@@ -121,7 +122,8 @@ def check_emergency(ctx: Context) -> Iterable[Problem]:
             yield _problem("emergency-justification", r.path, f"a {r.category.value} release has an emergency section",
                            "set category: emergency, or remove the section", "/emergency")
         decision = files.decision
-        if decision and decision.skip_staged_rollout and not (r.category == Category.EMERGENCY and r.skip_staged_rollout):
+        may_skip = r.category == Category.EMERGENCY and r.skip_staged_rollout
+        if decision and decision.skip_staged_rollout and not may_skip:
             yield _problem("emergency-justification", decision.path,
                            "only an emergency release that asked for it may skip staged rollout",
                            "remove skip_staged_rollout, or the provider sets emergency.skip_staged_rollout "
@@ -357,7 +359,8 @@ def holds_role(world: World, commit: Commit, role: Role, scope: str) -> bool:
         adopter = world.adopters.get(scope)
         admins = adopter.admins if adopter else ()
         # Registering a site is reviewed by the managers, who may also write it for the site.
-        return any(person_ok(a.emails, a.keys + _keys_of(config, a.emails)) for a in admins) or team("staged-rollout-managers")
+        return (any(person_ok(a.emails, a.keys + _keys_of(config, a.emails)) for a in admins)
+                or team("staged-rollout-managers"))
     if role == Role.REPOSITORY_MANAGER:
         return team("repository-managers") or team("staged-rollout-managers")
     return team(role.value)

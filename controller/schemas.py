@@ -102,7 +102,8 @@ def _explain(error: ValidationError, pointer: str, kind: str) -> tuple[str, str,
         return (f"{field} {error.instance!r} is not well formed", described or f"it must match "
                 f"{error.validator_value}", pointer)
     if error.validator == "oneOf" and _is_url_or_path(error):
-        return "a package needs exactly one of url or path", "keep one: url for a download, path for a file here", pointer
+        return ("a package needs exactly one of url or path",
+                "keep one: url for a download, path for a file here", pointer)
     if error.validator == "anyOf" and kind == "adopter":
         return "a commitment names components or stacks", "add components: [...] or stacks: [...]", pointer
     return f"{field}: {error.message}", schema_ref, pointer

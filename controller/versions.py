@@ -16,7 +16,7 @@ def compare_versions(a: str, b: str) -> int:
     if a == b:
         return 0
     left, right = _SEGMENT.findall(a), _SEGMENT.findall(b)
-    for x, y in zip(left, right):
+    for x, y in zip(left, right, strict=False):
         if x != y:
             if "~" in (x, y):  # a tilde sorts before anything, even the end
                 return -1 if x == "~" else 1

@@ -4,7 +4,7 @@ clock, and so do the hours outside the working day. Pure: instants in, instants 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from controller.model import Calendar
@@ -20,7 +20,7 @@ def _bounds(cal: Calendar, day: date) -> tuple[datetime, datetime] | None:
     start = datetime.combine(day, _clock(cal.day_start), tz)
     end = (datetime.combine(day + timedelta(days=1), time(0), tz) if cal.day_end == "24:00"
            else datetime.combine(day, _clock(cal.day_end), tz))
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _clock(text: str) -> time:

@@ -79,7 +79,7 @@ def read_yaml(raw: bytes) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", hint="save the file as UTF-8")
+        raise YamlError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", hint="save the file as UTF-8") from None
     try:
         loader = _Resolver(text)
         try:
@@ -89,9 +89,9 @@ def read_yaml(raw: bytes) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise YamlError(f"not valid YAML: {exc.problem or exc}", line, "fix the syntax at that line")
+        raise YamlError(f"not valid YAML: {exc.problem or exc}", line, "fix the syntax at that line") from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"not valid YAML: {exc}", hint="fix the syntax")
+        raise YamlError(f"not valid YAML: {exc}", hint="fix the syntax") from None
     if root is None:
         raise YamlError("the file is empty", hint="write the fields the schema asks for")
     builder = _Builder()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ sys.path.insert(0, str(TOP / "scripts"))
 
 from example_repo import GitWriter, build_example  # noqa: E402
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 PEOPLE = {
     "maria": ("Maria Duarte", "maria.duarte@umd.example.org"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller import app
 from controller.model import State
 
-NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def test_the_example_validates_clean(example_repo):
@@ -34,6 +34,6 @@ def test_overdue_steps_are_reported_not_ignored(example_repo):
 
 
 def test_before_the_grace_period_ends_the_release_waits_in_approved(example_repo):
-    during_grace = datetime(2026, 10, 12, 12, tzinfo=timezone.utc)
+    during_grace = datetime(2026, 10, 12, 12, tzinfo=UTC)
     status = app.status(str(example_repo), "HEAD", during_grace).statuses["argus/1.7.3"]
     assert status.state == State.APPROVED and status.channel == "staged-rollout"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from conftest import NOW, manifest, verification
+
 from controller import app
 from controller.loading import PREFIXES
 from controller.sources import git
@@ -47,3 +48,18 @@ def test_status_at_an_older_commit_replays_that_day(story):
                             "url": "https://argus.example.org/repo/argus-pap-1.8.1-1.el9.noarch.rpm"}])})
     assert set(app.status(str(story.path), first, NOW).statuses) == {"argus/1.8.0"}
     assert set(app.status(str(story.path), "HEAD", NOW).statuses) == {"argus/1.8.0", "argus/1.8.1"}
+
+
+def test_tree_comparison_agrees_with_git_diff_tree(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest(), "releases/x": "a file"})
+    story.commit("andrea", "2026-11-03T09:00:00Z", {"releases/x": None})
+    story.commit("andrea", "2026-11-03T10:00:00Z", {"releases/x/y/z.yaml": "now a directory",
+                                                     f"{R}/release.yaml": None})
+    story.commit("andrea", "2026-11-03T11:00:00Z", {"releases/x/y/z.yaml": "changed", "adopters/new.md": "notes"})
+    repo = git.open_repository(str(story.path))
+    for rev in ("HEAD~3", "HEAD~2", "HEAD~1", "HEAD"):
+        commit = git.resolve(repo, rev)
+        ours = sorted((p, k) for p, k, _ in git._changes(repo, commit.parents[0].tree, commit.tree))
+        listing = story.git.git("diff-tree", "-r", "--no-renames", "--name-status", f"{rev}~1", rev)
+        theirs = sorted((line.split("\t")[1], line.split("\t")[0]) for line in listing.splitlines())
+        assert ours == theirs, rev

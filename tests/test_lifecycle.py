@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from controller.model import Calendar, State
 from controller.timeline import Event, Kind
 from controller.workdays import add_working_hours, working_hours_between
 
-T0 = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
 def at(hours: float) -> datetime:
@@ -79,13 +79,13 @@ CAL = Calendar("Europe/Amsterdam", (5, 6), ("2026-12-25",), "08:00", "16:00")
 
 
 def test_working_hours_skip_weekends_and_nights():
-    friday_afternoon = datetime(2026, 11, 20, 14, tzinfo=timezone.utc)  # 15:00 in Amsterdam
+    friday_afternoon = datetime(2026, 11, 20, 14, tzinfo=UTC)  # 15:00 in Amsterdam
     # One working hour is left on Friday; the other seven run on Monday from 08:00 (07:00 UTC).
-    assert add_working_hours(CAL, friday_afternoon, 8) == datetime(2026, 11, 23, 14, tzinfo=timezone.utc)
-    assert working_hours_between(CAL, friday_afternoon, datetime(2026, 11, 23, 14, tzinfo=timezone.utc)) == 8
+    assert add_working_hours(CAL, friday_afternoon, 8) == datetime(2026, 11, 23, 14, tzinfo=UTC)
+    assert working_hours_between(CAL, friday_afternoon, datetime(2026, 11, 23, 14, tzinfo=UTC)) == 8
 
 
 def test_holidays_stop_the_clock():
-    christmas_eve = datetime(2026, 12, 24, 7, tzinfo=timezone.utc)  # 08:00 local, Thursday
+    christmas_eve = datetime(2026, 12, 24, 7, tzinfo=UTC)  # 08:00 local, Thursday
     # Thursday has 8 hours, Friday 25th is a holiday, so the 9th hour is on Monday 28th.
-    assert add_working_hours(CAL, christmas_eve, 9) == datetime(2026, 12, 28, 8, tzinfo=timezone.utc)
+    assert add_working_hours(CAL, christmas_eve, 9) == datetime(2026, 12, 28, 8, tzinfo=UTC)

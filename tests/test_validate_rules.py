@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import NOW, manifest, package, report_done, verification
+
 from controller import app
 
 R = "releases/argus/1.8.0"
+
+
+def accepted(site):
+    return {f"{R}/reports/{site}.yaml": {"site": site, "status": "rolling-out"}}
+
+
+def reported(site, release):
+    return {f"{R}/reports/{site}.yaml": report_done(site, "1.8.0", release["packages"])}
 
 
 def findings(story, rule=None, base=None):
@@ -162,7 +170,7 @@ def test_verification_before_the_release_exists_is_refused(story):
 
 def test_report_for_a_site_that_does_not_exist_is_refused(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
-    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/NOWHERE.yaml": {"site": "NOWHERE", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-03T09:00:00Z", accepted("NOWHERE"))
     problems = findings(story, "registered-site")
     assert problems and "not a registered early adopter" in problems[0].message
 
@@ -170,7 +178,7 @@ def test_report_for_a_site_that_does_not_exist_is_refused(story):
 def test_report_for_another_site_is_refused(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
-    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/CESGA.yaml": {"site": "CESGA", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-03T09:00:00Z", accepted("CESGA"))
     [problem] = findings(story, "roles")
     assert "administrator of site CESGA" in problem.message
 
@@ -179,7 +187,7 @@ def test_decision_before_every_accepting_site_reported_is_refused(story):
     doc = manifest()
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
-    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-02T11:00:00Z", accepted("IFCA-LCG2"))
     story.commit("maria", "2026-11-03T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
     [problem] = findings(story, "order")
     assert problem.file == f"{R}/decision.yaml" and "rolling-out" in problem.message
@@ -190,15 +198,15 @@ def test_decision_after_every_report_passes(story):
     doc = manifest()
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
-    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
-    story.commit("ifca", "2026-11-03T08:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", doc["packages"])})
+    story.commit("ifca", "2026-11-02T11:00:00Z", accepted("IFCA-LCG2"))
+    story.commit("ifca", "2026-11-03T08:00:00Z", reported("IFCA-LCG2", doc))
     story.commit("maria", "2026-11-03T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
     assert findings(story) == []
 
 
 def test_report_before_verification_is_refused(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
-    story.commit("ifca", "2026-11-02T11:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-02T11:00:00Z", accepted("IFCA-LCG2"))
     [problem] = findings(story, "order")
     assert problem.file == f"{R}/reports/IFCA-LCG2.yaml" and "needs a verified release" in problem.message
 
@@ -210,14 +218,14 @@ def test_report_must_name_the_tested_checksums(story):
     story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": wrong})
     [problem] = findings(story, "report-tested")
     assert problem.pointer == "/tested/packages/0/sha256"
-    story.commit("ifca", "2026-11-03T10:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", doc["packages"])})
+    story.commit("ifca", "2026-11-03T10:00:00Z", reported("IFCA-LCG2", doc))
     assert not findings(story, "report-tested")
 
 
 def test_provider_site_does_not_count_as_independent(story):
     doc = manifest(provider={"name": "ARGUS at IFCA", "contact": "alvaro.lopez@ifca.example.org"})
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
-    story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": {"site": "IFCA-LCG2", "status": "rolling-out"}})
+    story.commit("ifca", "2026-11-03T09:00:00Z", accepted("IFCA-LCG2"))
     [problem] = findings(story, "independent-ea")
     assert "does not count as an independent early adopter" in problem.message
 
@@ -231,7 +239,7 @@ def test_cadence_gives_the_date_the_next_release_is_allowed(story):
     assert not findings(story, "cadence")  # the skip itself is refused for a revision, see below
     # Production needs a real rollout: IFCA reports, the manager approves, grace passes.
     story.commit("maria", "2026-10-01T11:30:00Z", {f"{R}/decision.yaml": None})
-    story.commit("ifca", "2026-10-01T12:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", "1.8.0", first["packages"])})
+    story.commit("ifca", "2026-10-01T12:00:00Z", reported("IFCA-LCG2", first))
     story.commit("maria", "2026-10-02T09:00:00Z", {f"{R}/decision.yaml": {"outcome": "success", "summary": "ok"}})
     second = manifest(category="revision", version="1.8.1")
     story.commit("andrea", "2026-10-12T09:00:00Z", {"releases/argus/1.8.1/release.yaml": second})

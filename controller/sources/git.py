@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pygit2
 from pygit2.enums import SortMode
@@ -32,7 +32,7 @@ def resolve(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         return repo.revparse_single(rev).peel(pygit2.Commit)
     except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
         raise BadInput(f"revision {rev!r} not found in {repo.path}",
-                       "give a branch, tag or commit id that exists (git log --oneline shows them)")
+                       "give a branch, tag or commit id that exists (git log --oneline shows them)") from None
 
 
 @dataclass
@@ -55,7 +55,7 @@ class _Converter:
 
 
 def _signature(s: pygit2.Signature) -> Signature:
-    return Signature(s.name, s.email, datetime.fromtimestamp(s.time, timezone.utc))
+    return Signature(s.name, s.email, datetime.fromtimestamp(s.time, UTC))
 
 
 def _changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree,
@@ -177,6 +177,16 @@ def _walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, wanted: 
                 yield from _walk_tree(repo, repo[entry.id], path + "/", wanted)
         elif entry.type_str == "blob" and path.startswith(wanted):
             yield path, entry.id
+
+
+def commit_signatures(repo: pygit2.Repository, ids: Iterable[str]) -> dict[str, tuple[bytes, bytes]]:
+    """The OpenPGP signature and signed payload of each signed commit among ``ids``."""
+    found = {}
+    for ident in ids:
+        signature, payload = repo[ident].gpg_signature
+        if signature:
+            found[ident] = (signature, payload)
+    return found
 
 
 def changes_between(repo: pygit2.Repository, base: str, head: str) -> tuple[set[str], list[Commit]]:

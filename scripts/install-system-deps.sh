@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the controller and its tests use, when they are missing:
+# git (repositories), gnupg (signatures), rpm/rpmbuild, dnf, createrepo-c, dpkg-dev and
+# apt-utils (package tools and the real clients the tests run). Needs root to install;
+# otherwise it says what is missing and stops.
+set -euo pipefail
+declare -A need=(
+  [git]=git [gpg]=gnupg [rpm]=rpm [rpmbuild]=rpm [dnf]=dnf [createrepo_c]=createrepo-c
+  [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils
+)
+missing=()
+for tool in "${!need[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${need[$tool]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: $packages" >&2
+  echo "install them with: sudo apt-get install -y $packages" >&2
+  exit 1
+fi
+echo "installing Debian packages: $packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $packages >/dev/null
