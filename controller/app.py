@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from controller.assess import Assessment, Ingest, assess
 from controller.errors import Problem
-from controller.ingest import check_committed_packages
+from controller.ingest import check_committed_packages, ingest_outcomes
 from controller.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
 from controller.model import World
+from controller.publish.pool import Pool
 from controller.sources import git, gpg
 from controller.timeline import landing
 
@@ -57,9 +59,16 @@ def _read_pull_request(repo_path: str, rev: str, changed: set[str]) -> tuple[Wor
     return _with_signers(repo, *load_world(snapshot, **options), **options)
 
 
-def status(repo_path: str, rev: str, now: datetime) -> Assessment:
+def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
+           failures: dict[str, dict] | None = None) -> Assessment:
+    """Where every release stands. With a publish directory, ingestion is read from its pool;
+    without, only packages committed in the repository can be checked."""
     world, problems = read_world(repo_path, rev)
-    return assess(world, now, check_committed_packages(world), problems=problems)
+    if publish is not None:
+        ingest = ingest_outcomes(world, Pool(publish / "pool").has, failures or {})
+    else:
+        ingest = check_committed_packages(world)
+    return assess(world, now, ingest, problems=problems)
 
 
 def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -> Validation:

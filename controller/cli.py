@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 
 from controller import __version__, app
 from controller.assess import Assessment, ReleaseStatus
@@ -42,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
     s.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
     s.add_argument("--format", choices=("text", "json"), default="text")
+    s.add_argument("--publish-dir", type=Path, help="read ingestion from this publish directory's pool")
+    s.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
+
+    for name, text in (("plan", "what a reconcile would change in each channel; writes nothing"),
+                       ("reconcile", "fetch, verify and publish the channels to match the branch")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--at", metavar="REV", default="HEAD", help="the commit to reconcile (default HEAD)")
+        c.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+        c.add_argument("--publish-dir", type=Path, default=Path("public"), help="the published tree (default ./public)")
+        c.add_argument("--state-dir", type=Path,
+                       help="locks, caches and ingestion failures (default: PUBLISH_DIR/../.rolloutctl-state)")
+        c.add_argument("--base-url", help="where the publish directory is served, for client configurations")
+        if name == "reconcile":
+            c.add_argument("--gnupg-home", type=Path, help="GnuPG home with the signing key (default $GNUPGHOME)")
+            c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                           help="wait this long for another reconcile to finish (default: fail at once)")
     return parser
 
 
@@ -52,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args, now)
+        if args.command in ("plan", "reconcile"):
+            return _reconcile(args, now)
         return _status(args, now)
     except ControllerError as exc:
         print(f"rolloutctl: {exc.render()}", file=sys.stderr)
@@ -99,8 +119,62 @@ def _problem_json(p: Problem) -> dict:
             "hint": p.hint}
 
 
+def _state_dir(args: argparse.Namespace) -> Path:
+    return args.state_dir or args.publish_dir.resolve().parent / ".rolloutctl-state"
+
+
+def _progress(message: str) -> None:
+    # Long work shows progress on a terminal and stays quiet in CI and pipes.
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        print(f"  {message}", file=sys.stderr)
+
+
+def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    from controller.reconcile import Options, make_plan, reconcile
+
+    options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args),
+                      gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
+                      wait=getattr(args, "wait", 0.0), progress=_progress)
+    if args.command == "plan":
+        plan = make_plan(options)
+        print(render_plan(plan.fetches, plan.actions, plan.state_changes))
+        return 0
+    outcome = reconcile(options)
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    plan = outcome.plan
+    if not outcome.changed and not outcome.failures:
+        print("nothing to do: every channel matches the branch")
+    else:
+        print(render_plan(plan.fetches, plan.actions, plan.state_changes, done=True))
+    for key, reason in sorted(outcome.failures.items()):
+        print(f"ingest failed: {key}: {reason}", file=sys.stderr)
+    if plan.actions:
+        print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
+              "<channel>/<repository>.sources (serve the directory over http first)")
+    return 1 if outcome.failures else 0
+
+
+def render_plan(fetches, actions, state_changes, done: bool = False) -> str:
+    lines = []
+    verb = "fetched" if done else "fetch"
+    if fetches:
+        lines.append(f"{verb} {len(fetches)} package(s):")
+        lines += [f"  {f.package.filename} ({f.release})" for f in fetches]
+    for action in actions:
+        lines.append(action.describe())
+    for key, before, after in state_changes:
+        lines.append(f"{key}: {before or 'new'} -> {after}")
+    return "\n".join(lines) if lines else "nothing to do: every channel matches the branch"
+
+
 def _status(args: argparse.Namespace, now: datetime) -> int:
-    result = app.status(args.repo, args.at, now)
+    failures = None
+    if args.publish_dir is not None:
+        from controller.reconcile import read_failures
+
+        failures = read_failures(_state_dir(args))
+    result = app.status(args.repo, args.at, now, args.publish_dir, failures)
     statuses = list(result.statuses.values())
     if args.release:
         statuses = [s for s in statuses if s.key == args.release]

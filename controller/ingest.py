@@ -7,6 +7,8 @@ snapshot; fetching remote ones into the pool belongs to the publishing side.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from datetime import datetime
 
 from controller.assess import Ingest
 from controller.model import Package, World
@@ -40,4 +42,21 @@ def check_committed_packages(world: World) -> dict[str, Ingest]:
             reasons.append(f"{package.path}: not in the repository" if data is None else check_bytes(package, data))
         failed = [r for r in reasons if r]
         outcomes[key] = Ingest(not failed, at, "; ".join(failed))
+    return outcomes
+
+
+def ingest_outcomes(world: World, in_pool: Callable[[str], bool], failures: dict[str, dict]) -> dict[str, Ingest]:
+    """A release is ingested when all its packages are in the pool (which admits only checked
+    bytes). It is dated by its release.yaml's merge, so that replaying any commit gives the same
+    states whatever day the bytes were fetched; a recorded failure dates itself."""
+    outcomes = {}
+    for key, files in world.releases.items():
+        release = files.release
+        touch = landing(world.snapshot, release.path) if release else None
+        if touch is None:
+            continue
+        if all(in_pool(p.sha256) for p in release.packages):
+            outcomes[key] = Ingest(True, touch.landed.committer.time)
+        elif key in failures:
+            outcomes[key] = Ingest(False, datetime.fromisoformat(failures[key]["at"]), failures[key]["reason"])
     return outcomes

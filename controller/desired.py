@@ -1,0 +1,117 @@
+"""What each channel must hold: assessment in, per-channel content out. Pure.
+
+A release's packages go to the channel of its state (Unverified, Staged Rollout, Production), in
+every repository of its distribution that serves the package's platform and architecture. Each
+release also gets one advisory (updateinfo) with a stable id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from controller.assess import Assessment
+from controller.model import Category, Channel, Package, Release, Repository, World
+
+_ANY_ARCH = {"noarch", "all"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    release: str
+    sha256: str
+    size: int
+    filename: str
+    name: str
+    epoch: int
+    version: str
+    rel: str | None
+    arch: str
+
+
+@dataclass(frozen=True)
+class Advisory:
+    id: str
+    release: str
+    type: str  # security | bugfix | enhancement
+    severity: str
+    title: str
+    description: str
+    issued: str  # ISO 8601
+    references: tuple[tuple[str, str, str], ...]  # (url, id, type)
+    packages: tuple[str, ...]  # filenames in this repository
+
+
+@dataclass(frozen=True)
+class RepoContent:
+    repository: Repository
+    entries: tuple[Entry, ...]
+    advisories: tuple[Advisory, ...]
+
+
+@dataclass(frozen=True)
+class ChannelContent:
+    channel: Channel
+    repos: tuple[RepoContent, ...]
+
+    def digest(self) -> str:
+        """Changes exactly when what clients would see changes; the plan compares it."""
+        payload = json.dumps([asdict(r) for r in self.repos], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def serves(repo: Repository, release: Release, package: Package) -> bool:
+    return (repo.distribution == release.distribution and repo.platform == package.platform
+            and (package.arch in repo.architectures or package.arch in _ANY_ARCH))
+
+
+def advisory_id(distribution_name: str, release: Release) -> str:
+    return f"{distribution_name}{release.distribution}-{release.component}-{release.version}"
+
+
+def _advisory(world: World, release: Release, issued: datetime, filenames: tuple[str, ...]) -> Advisory:
+    raw = release.raw
+    if release.security is not None:
+        kind, severity = "security", release.security.severity
+    else:
+        kind = "enhancement" if release.category in (Category.MINOR, Category.MAJOR) else "bugfix"
+        severity = "none"
+    refs = [(raw["release_notes"], f"{release.component}-{release.version}", "self")]
+    if release.security is not None:
+        refs.append((release.security.advisory, "advisory", "security"))
+        refs += [(f"https://www.cve.org/CVERecord?id={cve}", cve, "cve") for cve in release.security.cves]
+    refs += [(i["url"], i["id"], "bugzilla") for i in raw.get("issues", ())]
+    name = world.config.distribution_name if world.config else "dist"
+    return Advisory(advisory_id(name, release), release.key, kind, severity, release.summary,
+                    raw["changelog"], issued.isoformat(), tuple(refs), filenames)
+
+
+def compute_desired(world: World, assessment: Assessment) -> dict[Channel, ChannelContent]:
+    config = world.config
+    holding: dict[Channel, dict[str, list]] = {c: {} for c in Channel}
+    if config is not None:
+        for key, status in sorted(assessment.statuses.items()):
+            release = world.releases[key].release
+            if status.channel is None or release is None:
+                continue
+            channel = Channel(status.channel)
+            certified = status.history[0][0].at if status.history else status.since
+            for repo in config.repositories:
+                entries = tuple(
+                    Entry(key, p.sha256, p.size, p.filename, p.name, p.epoch, p.version, p.release, p.arch)
+                    for p in release.packages if serves(repo, release, p))
+                if entries:
+                    bucket = holding[channel].setdefault(repo.name, [[], []])
+                    bucket[0].extend(entries)
+                    bucket[1].append(_advisory(world, release, certified, tuple(e.filename for e in entries)))
+    result = {}
+    for channel in Channel:
+        repos = []
+        for repo in config.repositories if config else ():
+            entries, advisories = holding[channel].get(repo.name, [[], []])
+            repos.append(RepoContent(repo, tuple(sorted(entries, key=lambda e: e.filename)),
+                                     tuple(sorted(advisories, key=lambda a: a.id))))
+        result[channel] = ChannelContent(channel, tuple(repos))
+    return result

@@ -1,0 +1,38 @@
+"""Client configuration per channel and repository: a dnf .repo file and an apt deb822 .sources
+file with the public key inside, so that a site copies one file to use a channel. Pure text.
+"""
+
+from __future__ import annotations
+
+from controller.model import Channel, Repository
+
+
+def repo_id(repo: Repository, channel: Channel) -> str:
+    return f"{repo.name}-{channel.value}"
+
+
+def dnf_repo(repo: Repository, channel: Channel, base_url: str, title: str) -> str:
+    url = f"{base_url.rstrip('/')}/{channel.value}"
+    # Packages are not re-signed by the federation: their sha256 is pinned by the signed repomd.xml,
+    # which dnf checks (repo_gpgcheck), so the chain from key to bytes holds.
+    return (f"[{repo_id(repo, channel)}]\n"
+            f"name={title} {repo.platform} ({channel.value})\n"
+            f"baseurl={url}/{repo.name}/\n"
+            "enabled=1\n"
+            "repo_gpgcheck=1\n"
+            "gpgcheck=0\n"
+            f"gpgkey={url}/key.asc\n"
+            "metadata_expire=1h\n")
+
+
+def apt_sources(repo: Repository, channel: Channel, base_url: str, public_key: bytes) -> str:
+    url = f"{base_url.rstrip('/')}/{channel.value}"
+    key_lines = [(" " + line) if line.strip() else " ." for line in public_key.decode().strip().splitlines()]
+    return "\n".join([
+        "Types: deb",
+        f"URIs: {url}/{repo.name}",
+        f"Suites: {repo.platform}",
+        "Components: main",
+        "Signed-By:",
+        *key_lines,
+    ]) + "\n"

@@ -1,0 +1,42 @@
+"""The package pool: every package's bytes stored once, named by their sha256.
+
+A file enters the pool only through ``admit``, after its size and digest were checked, by an
+atomic rename; so a file in the pool is always whole and correct, and presence is proof. Channels
+hardlink to pool files, so promoting a release copies no bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class Pool:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.incoming = self.root / "incoming"
+
+    def path(self, sha256: str) -> Path:
+        return self.root / "sha256" / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def partial(self, sha256: str) -> Path:
+        """Where a download in progress lives, kept across runs so it can resume."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return self.incoming / f"{sha256}.part"
+
+    def admit(self, staged: Path, sha256: str) -> Path:
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(staged, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(staged, 0o444)
+        os.replace(staged, target)
+        return target
+
+    def admit_bytes(self, data: bytes, sha256: str) -> Path:
+        staged = self.partial(sha256)
+        staged.write_bytes(data)
+        return self.admit(staged, sha256)

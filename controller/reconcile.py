@@ -1,0 +1,268 @@
+"""reconcile and plan: fetch what is missing into the pool, work out the desired channels, and
+publish each changed channel as a new generation. The one place that wires the publish adapters
+to the pure core (assess -> desired -> plan); it prints nothing and never exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from controller import app
+from controller.assess import Assessment, Ingest, assess
+from controller.desired import compute_desired
+from controller.errors import BadInput, ControllerError, Problem
+from controller.ingest import check_bytes, ingest_outcomes
+from controller.loading import locate
+from controller.model import Channel, State, World
+from controller.plan import VALIDITY, Fetch, PublishChannel, plan_channels
+from controller.publish import apt, clients, generations, yum
+from controller.publish.pool import Pool
+from controller.publish.signing import Signer, configured_signer, throwaway_signer
+from controller.sources.fetch import FetchPolicy, fetch
+from controller.timeline import landing
+
+DEFAULT_BASE_URL = "http://localhost:8080"
+
+
+@dataclass(frozen=True)
+class Options:
+    repo: str
+    rev: str
+    now: datetime
+    publish: Path
+    state: Path
+    gnupg_home: Path | None = None
+    base_url: str | None = None
+    wait: float = 0.0
+    fetch_policy: FetchPolicy = FetchPolicy()
+    # Called after a generation is complete and before the channel switches to it: a seam for
+    # hooks (and for tests that interrupt a run there).
+    before_switch: Callable[[Channel, Path], None] | None = None
+    progress: Callable[[str], None] = lambda message: None
+
+
+@dataclass
+class Plan:
+    world: World
+    assessment: Assessment
+    fetches: list[Fetch]
+    actions: list[PublishChannel]
+    state_changes: list[tuple[str, str | None, str]]
+    problems: list[Problem]
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    fetched: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.fetched or self.plan.actions or self.plan.state_changes)
+
+
+# --- ingestion -------------------------------------------------------------------------------
+
+
+def _failures_file(state: Path) -> Path:
+    return state / "ingest-failures.json"
+
+
+def read_failures(state: Path) -> dict[str, dict]:
+    path = _failures_file(state)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_json_if_changed(path: Path, data: object) -> bool:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+def _missing(world: World, assessment: Assessment, pool: Pool) -> list[Fetch]:
+    wanted = []
+    for key, status in sorted(assessment.statuses.items()):
+        if status.state in (State.CERTIFIED, State.INGEST_FAILED):
+            release = world.releases[key].release
+            wanted += [Fetch(key, p) for p in release.packages if not pool.has(p.sha256)]
+    return wanted
+
+
+def _fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> str:
+    """Bring one package into the pool; '' on success, else the reason."""
+    package = item.package
+    release = world.releases[item.release].release
+    if package.path is not None:
+        data = world.snapshot.files.get(f"{release.directory}/{package.path}")
+        if data is None:
+            return f"{package.path}: not in the repository"
+        reason = check_bytes(package, data)
+        if not reason:
+            pool.admit_bytes(data, package.sha256)
+        return reason
+    staged = pool.partial(package.sha256)
+    try:
+        digest = fetch(package.url, staged, package.size, policy)
+    except ControllerError as exc:
+        return f"{package.filename}: {exc.message}"
+    if digest != package.sha256:
+        staged.unlink()
+        return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
+    pool.admit(staged, package.sha256)
+    return ""
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def _previous_states(publish: Path) -> dict[str, str]:
+    path = publish / "status.json"
+    if not path.is_file():
+        return {}
+    return {r["release"]: r["state"] for r in json.loads(path.read_text())["releases"]}
+
+
+def _status_document(assessment: Assessment) -> dict:
+    return {"releases": [
+        {"release": key, "state": s.state.value, "channel": s.channel,
+         "since": s.since.isoformat() if s.since else None,
+         "waiting_for": s.waiting_for, "next_actor": s.next_actor}
+        for key, s in sorted(assessment.statuses.items())]}
+
+
+def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
+    """What reconcile would do. Writes nothing; packages not yet in the pool are taken as fetched
+    (when ``assume_fetched``) so that the plan shows where their releases would go."""
+    world, problems = app.read_world(options.repo, options.rev)
+    if world.config is None:
+        raise BadInput("the repository has no valid repos-config/", "rolloutctl validate shows what is wrong",
+                       problems)
+    pool = Pool(options.publish / "pool")
+    failures = read_failures(options.state)
+    outcomes = ingest_outcomes(world, pool.has, failures)
+    before = assess(world, options.now, outcomes, problems=problems)
+    fetches = _missing(world, before, pool)
+    assessment = before
+    if assume_fetched and fetches:
+        pending = {f.release for f in fetches}
+        optimistic = dict(outcomes)
+        for key in pending:
+            touch = landing(world.snapshot, world.releases[key].release.path)
+            optimistic[key] = Ingest(True, touch.landed.committer.time)
+        assessment = assess(world, options.now, optimistic, problems=problems)
+    return _finish_plan(world, assessment, fetches, options, problems)
+
+
+def _finish_plan(world: World, assessment: Assessment, fetches: list[Fetch], options: Options,
+                 problems: list[Problem]) -> Plan:
+    desired = compute_desired(world, assessment)
+    published = {c: generations.read_published(options.publish, c) for c in Channel}
+    actions = plan_channels(desired, published, options.now)
+    previous = _previous_states(options.publish)
+    changes = [(key, previous.get(key), s.state.value) for key, s in sorted(assessment.statuses.items())
+               if previous.get(key) != s.state.value]
+    return Plan(world, assessment, fetches, actions, changes, locate(assessment.findings, world))
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def _signer(world: World, options: Options, notes: list[str]) -> Signer:
+    config = world.config
+    fingerprint = next((r.signing_key for r in config.repositories if r.signing_key), None)
+    if fingerprint:
+        home = options.gnupg_home or Path(os.environ.get("GNUPGHOME", Path.home() / ".gnupg"))
+        return configured_signer(home, fingerprint)
+    signer, created = throwaway_signer(options.state / "throwaway-gnupg")
+    if created:
+        notes.append(f"no signing_key in repos-config/repositories.yaml: made a throwaway key "
+                     f"{signer.fingerprint} in {signer.home}; set signing_key for real use")
+    return signer
+
+
+def reconcile(options: Options) -> Outcome:
+    with generations.locked(options.state, options.wait):
+        for channel in Channel:
+            generations.prune(options.publish, channel)
+        first = make_plan(options, assume_fetched=False)
+        world = first.world
+        pool = Pool(options.publish / "pool")
+        failures = read_failures(options.state)
+        outcome_fetched, outcome_failures = [], {}
+        by_release: dict[str, list[Fetch]] = {}
+        for item in first.fetches:
+            by_release.setdefault(item.release, []).append(item)
+        for key, items in by_release.items():
+            reasons = []
+            for item in items:
+                options.progress(item.describe())
+                reason = _fetch_one(world, item, pool, options.fetch_policy)
+                if reason:
+                    reasons.append(reason)
+                else:
+                    outcome_fetched.append(item.package.filename)
+            if reasons:
+                failures[key] = {"reason": "; ".join(reasons), "at": options.now.isoformat()}
+                outcome_failures[key] = failures[key]["reason"]
+            else:
+                failures.pop(key, None)
+        if failures or _failures_file(options.state).exists():
+            _write_json_if_changed(_failures_file(options.state), failures)
+        assessment = assess(world, options.now, ingest_outcomes(world, pool.has, failures), problems=[])
+        plan = _finish_plan(world, assessment, [], options, first.problems)
+        plan.fetches = first.fetches
+        outcome = Outcome(plan, outcome_fetched, outcome_failures)
+        if plan.actions:
+            signer = _signer(world, options, outcome.notes)
+            for action in plan.actions:
+                options.progress(f"publishing {action.channel.value}")
+                _publish_channel(action, world, pool, signer, options)
+        _write_json_if_changed(options.publish / "status.json", _status_document(assessment))
+        return outcome
+
+
+def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, options: Options) -> None:
+    config = world.config
+    publish = options.publish
+    content = action.content
+    generation = generations.new_generation(publish, action.channel, content.digest())
+    base_url = options.base_url or DEFAULT_BASE_URL
+    public_key = signer.public_key()
+    cache = options.state / "cache"
+    valid_until = None
+    for repo_content in content.repos:
+        repo = repo_content.repository
+        target = generation / repo.name
+        if repo.format == "yum":
+            yum.write_repository(target, repo_content, pool.path, yum.ChunkCache(cache), signer,
+                                 int(options.now.timestamp()))
+            (generation / f"{repo.name}.repo").write_text(
+                clients.dnf_repo(repo, action.channel, base_url, f"{config.distribution_name} {repo.distribution}"))
+        else:
+            valid_until = options.now + VALIDITY
+            label = f"{config.distribution_name} {repo.distribution} {action.channel.value}"
+            apt.write_repository(target, repo_content, pool.path, apt.StanzaCache(cache), signer, label,
+                                 options.now, valid_until)
+            (generation / f"{repo.name}.sources").write_text(
+                clients.apt_sources(repo, action.channel, base_url, public_key))
+    (generation / "key.asc").write_bytes(public_key)
+    manifest = {"digest": content.digest(), "commit": world.snapshot.head.id,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+                "files": {r.repository.name: sorted(e.filename for e in r.entries) for r in content.repos}}
+    (generation / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if options.before_switch is not None:
+        options.before_switch(action.channel, generation)
+    generations.switch(publish, action.channel, generation)
+    generations.prune(publish, action.channel)
