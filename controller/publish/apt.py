@@ -104,3 +104,7 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Stanz
     (dist / "Release.gpg").write_bytes(signer.detach_sign(release))
     (dist / "Release").write_bytes(release)
     (dist / "InRelease").write_bytes(signer.clear_sign(release))
+    # Servers derive Last-Modified (and so If-Range answers) from mtime: make it the metadata's
+    # Date, or a client resuming a partial InRelease could splice two publications together.
+    for name in ("Release.gpg", "Release", "InRelease"):
+        os.utime(dist / name, (date.timestamp(), date.timestamp()))

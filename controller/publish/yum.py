@@ -84,6 +84,8 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Chunk
     # Leaf files first, the signature, then the root index last.
     (repodata / "repomd.xml.asc").write_bytes(signer.detach_sign(xml))
     (repodata / "repomd.xml").write_bytes(xml)
+    for name in ("repomd.xml.asc", "repomd.xml"):  # Last-Modified follows the metadata (see apt.py)
+        os.utime(repodata / name, (revision, revision))
 
 
 def _record(repodata: Path, kind: str, data: bytes, compression: str, revision: int) -> cr.RepomdRecord:

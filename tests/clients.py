@@ -1,0 +1,87 @@
+"""Real dnf and apt, confined to a temporary directory, reading a published tree over HTTP."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+CHANNELS = ("unverified", "staged-rollout", "production")
+
+
+class Dnf:
+    def __init__(self, home: Path, publish: Path, repository: str = "umd5-el9"):
+        self.home = home
+        self.conf = home / "dnf.conf"
+        (home / "repos").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(f"[main]\nreposdir={home}/repos\ncachedir={home}/cache\npersistdir={home}/persist\n"
+                             f"logdir={home}/log\ninstall_weak_deps=False\n")
+        self.publish = publish
+        self.repository = repository
+
+    def refresh_configs(self) -> None:
+        for channel in CHANNELS:
+            source = self.publish / channel / f"{self.repository}.repo"
+            if source.is_file():
+                shutil.copy(source, self.home / "repos" / f"{channel}.repo")
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        self.refresh_configs()
+        return subprocess.run(["dnf", "-c", str(self.conf), "--installroot", str(self.home / "root"),
+                               "--releasever", "9", "-y", "--refresh", *args], capture_output=True, text=True)
+
+    def available(self) -> dict[str, set[str]]:
+        """channel -> {name-version-release} dnf lists there."""
+        done = self.run("repoquery", "--available", "--qf", "%{repoid} %{name}-%{version}-%{release}")
+        assert done.returncode == 0, done.stderr
+        found: dict[str, set[str]] = {c: set() for c in CHANNELS}
+        for line in done.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].startswith(self.repository + "-"):
+                found[parts[0].removeprefix(self.repository + "-")].add(parts[1])
+        return found
+
+
+class Apt:
+    def __init__(self, home: Path, publish: Path, repository: str = "umd5-bookworm", check_dates: bool = False):
+        # Stories replay fixed days in the past, so their metadata is expired by the real clock:
+        # they turn apt's date checks off, explicitly (machines differ); one test turns them on.
+        self.check_dates = "true" if check_dates else "false"
+        self.home = home
+        self.publish = publish
+        self.repository = repository
+        for folder in ("sources", "state/lists/partial", "cache/archives/partial", "prefs"):
+            (home / folder).mkdir(parents=True, exist_ok=True)
+        (home / "status").touch()
+
+    def options(self) -> list[str]:
+        h = self.home
+        return ["-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={h}/sources",
+                "-o", f"Dir::State={h}/state", "-o", f"Dir::State::status={h}/status", "-o", f"Dir::Cache={h}/cache",
+                "-o", "Dir::Etc::Preferences=/dev/null", "-o", f"Dir::Etc::PreferencesParts={h}/prefs",
+                "-o", "APT::Architecture=amd64", "-o", "Debug::NoLocking=1",
+                "-o", "APT::Sandbox::User=root",  # the temporary directories are not _apt's
+                "-o", f"Acquire::Check-Valid-Until={self.check_dates}",
+                "-o", f"Acquire::Check-Date={self.check_dates}"]
+
+    def update(self) -> subprocess.CompletedProcess:
+        for old in (self.home / "sources").glob("*.sources"):
+            old.unlink()
+        for channel in CHANNELS:
+            source = self.publish / channel / f"{self.repository}.sources"
+            if source.is_file():
+                shutil.copy(source, self.home / "sources" / f"{channel}.sources")
+        return subprocess.run(["apt-get", *self.options(), "update"], capture_output=True, text=True)
+
+    def candidates(self, package: str) -> dict[str, str]:
+        """channel -> version that apt-cache policy shows from it."""
+        done = subprocess.run(["apt-cache", *self.options(), "policy", package], capture_output=True, text=True)
+        found, version = {}, None
+        table = done.stdout.split("Version table:", 1)[-1] if "Version table:" in done.stdout else ""
+        for line in table.splitlines():
+            tokens = line.replace("***", "").split()
+            if len(tokens) == 2 and tokens[1].isdigit():
+                version = tokens[0]
+            elif len(tokens) >= 2 and tokens[0].isdigit() and tokens[1].startswith("http") and version:
+                found[next(c for c in CHANNELS if f"/{c}/" in tokens[1])] = version
+        return found

@@ -1,0 +1,290 @@
+"""reconcile end to end: real git history, real createrepo_c and gpg, a real HTTP server, and
+real dnf and apt reading what was published, at every step of a release's life."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from clients import Apt, Dnf
+from conftest import TOP, report_done, verification
+from servers import FileServer
+
+from controller import app
+from controller.errors import Transient
+from controller.model import Channel, State
+from controller.publish import generations
+from controller.reconcile import Options, reconcile
+from controller.sources.fetch import FetchPolicy
+
+ARC = "releases/arc-ce/6.19.0"
+RPM = "arc-ce-6.19.0-1.el9"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def arc_release() -> dict:
+    files = {f"{ARC}/release.yaml": (TOP / ARC / "release.yaml").read_bytes()}
+    for package in (TOP / ARC / "packages").iterdir():
+        files[f"{ARC}/packages/{package.name}"] = package.read_bytes()
+    return files
+
+
+def arc_packages() -> list[dict]:
+    return [{"name": "arc-ce", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+            for p in sorted((TOP / ARC / "packages").iterdir())]
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A publish directory served over HTTP, with dnf and apt pointed at its three channels."""
+    publish = tmp_path / "public"
+    publish.mkdir()
+    with FileServer(publish) as server:
+        yield type("Site", (), {"publish": publish, "state": tmp_path / "state", "server": server,
+                                "dnf": Dnf(tmp_path / "dnf", publish), "apt": Apt(tmp_path / "apt", publish)})
+
+
+def run(story, site, now: str, rev: str = "HEAD", **extra):
+    options = Options(str(story.path), rev, at(now), site.publish, site.state, base_url=site.server.url,
+                      fetch_policy=FetchPolicy(timeout=5, attempts=2, backoff=0.01), **extra)
+    return reconcile(options)
+
+
+def seen(site) -> tuple[dict[str, set[str]], dict[str, str]]:
+    update = site.apt.update()
+    assert update.returncode == 0 and "W:" not in update.stderr, update.stderr
+    return site.dnf.available(), site.apt.candidates("arc-ce")
+
+
+def only_in(channel: str | None):
+    rpm = {c: ({RPM} if c == channel else set()) for c in ("unverified", "staged-rollout", "production")}
+    deb = {channel: "6.19.0-1"} if channel else {}
+    return rpm, deb
+
+
+def test_a_release_walks_every_state_and_clients_see_it_in_the_right_channel(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release(), "arc-ce 6.19.0")
+    run(story, site, "2026-11-02T10:00:00Z")
+    assert seen(site) == only_in("unverified")
+
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    run(story, site, "2026-11-03T10:00:00Z")
+    assert seen(site) == only_in("staged-rollout")
+
+    accepted = {"site": "CESGA", "status": "rolling-out"}
+    story.commit("cesga", "2026-11-03T12:00:00Z", {f"{ARC}/reports/CESGA.yaml": accepted})
+    report = report_done("CESGA", "6.19.0", arc_packages())
+    story.commit("cesga", "2026-11-04T09:00:00Z", {f"{ARC}/reports/CESGA.yaml": report})
+    story.commit("maria", "2026-11-04T12:00:00Z", {f"{ARC}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+    outcome = run(story, site, "2026-11-04T13:00:00Z")
+    assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.APPROVED
+    assert seen(site) == only_in("staged-rollout")
+
+    outcome = run(story, site, "2026-11-12T12:00:00Z")  # five working days later, no new commit
+    assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.PRODUCTION
+    assert seen(site) == only_in("production")
+    installed = site.dnf.run("install", "arc-ce")
+    assert installed.returncode == 0, installed.stderr
+    assert (site.dnf.home / "root/usr/share/arc-ce/VERSION").read_text() == "arc-ce 6.19.0-1.el9\n"
+
+    story.commit("maria", "2026-11-13T09:00:00Z", {f"{ARC}/withdrawal.yaml": {"reason": "broken CRL handling"}})
+    outcome = run(story, site, "2026-11-13T10:00:00Z")
+    assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.WITHDRAWN
+    assert seen(site) == only_in(None)
+    # Withdrawn packages stay in the pool, never deleted.
+    assert all((site.publish / "pool/sha256" / p["sha256"][:2] / p["sha256"]).is_file() for p in arc_packages())
+
+
+def test_promotion_copies_no_package_bytes(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    run(story, site, "2026-11-02T11:00:00Z")
+    published = site.publish / "staged-rollout/umd5-el9/Packages/a" / f"{RPM}.noarch.rpm"
+    sha = hashlib.sha256(published.read_bytes()).hexdigest()
+    pooled = site.publish / "pool/sha256" / sha[:2] / sha
+    assert published.stat().st_ino == pooled.stat().st_ino and pooled.stat().st_nlink >= 2
+
+
+def test_a_second_reconcile_changes_no_byte(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    first = run(story, site, "2026-11-02T10:00:00Z")
+    assert first.changed
+
+    def tree():
+        return {str(p.relative_to(site.publish)): (p.read_bytes() if p.is_file() else os.readlink(p), p.stat().st_mtime)
+                for p in sorted(site.publish.rglob("*")) if p.is_file() or p.is_symlink()}
+
+    before = tree()
+    second = run(story, site, "2026-11-02T10:05:00Z")
+    assert not second.changed and second.plan.actions == [] and second.fetched == []
+    assert tree() == before
+
+
+def test_a_checksum_mismatch_keeps_the_release_out_of_every_channel(story, site, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    data = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes()
+    (mirror / f"{RPM}.noarch.rpm").write_bytes(data[:-1] + b"X")  # same size, other bytes
+    manifest = (TOP / ARC / "release.yaml").read_text()
+    with FileServer(mirror) as provider:
+        manifest = manifest.replace(f"path: packages/{RPM}.noarch.rpm", f"url: {provider.url}/{RPM}.noarch.rpm")
+        story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
+                                                      f"{ARC}/packages/arc-ce_6.19.0-1_all.deb":
+                                                      (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
+        outcome = run(story, site, "2026-11-02T10:00:00Z")
+    assert "sha256 is" in outcome.failures["arc-ce/6.19.0"]
+    status = app.status(str(story.path), "HEAD", at("2026-11-02T10:00:00Z"), site.publish,
+                        json.loads((site.state / "ingest-failures.json").read_text()))
+    assert status.statuses["arc-ce/6.19.0"].state == State.INGEST_FAILED
+    assert "sha256 is" in status.statuses["arc-ce/6.19.0"].waiting_for
+    assert all(not entries for c in Channel for entries in
+               json.loads((site.publish / c.value / "manifest.json").read_text())["files"].values())
+    assert not (site.publish / "pool/sha256" / hashlib.sha256(data[:-1] + b"X").hexdigest()[:2]).exists()
+
+
+def test_a_fetch_that_fails_then_succeeds(story, site, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"{RPM}.noarch.rpm").write_bytes((TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes())
+    with FileServer(mirror) as provider:
+        manifest = (TOP / ARC / "release.yaml").read_text().replace(
+            f"path: packages/{RPM}.noarch.rpm", f"url: {provider.url}/{RPM}.noarch.rpm")
+        story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
+                                                      f"{ARC}/packages/arc-ce_6.19.0-1_all.deb":
+                                                      (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
+        provider.fail_next = 2  # as many as one run attempts
+        failed = run(story, site, "2026-11-02T10:00:00Z")
+        assert "503" in failed.failures["arc-ce/6.19.0"]
+        provider.truncate_next = 1  # the next answer is cut off half way: resumed with Range
+        recovered = run(story, site, "2026-11-02T11:00:00Z")
+    assert recovered.failures == {} and f"{RPM}.noarch.rpm" in recovered.fetched
+    assert any(rng and rng.startswith("bytes=") for _, rng in provider.requests)
+    assert recovered.plan.assessment.statuses["arc-ce/6.19.0"].state == State.UNVERIFIED
+    assert not (site.state / "ingest-failures.json").exists() or \
+        json.loads((site.state / "ingest-failures.json").read_text()) == {}
+
+
+def test_a_run_killed_before_the_switch_leaves_the_old_generation_served(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
+    old_unverified = (site.publish / "unverified").resolve()
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{ARC}/verification.yaml": verification()})
+
+    def killed(channel, generation):
+        raise KeyboardInterrupt  # the process dies here: generation written, not switched
+
+    with pytest.raises(KeyboardInterrupt):
+        run(story, site, "2026-11-03T10:00:00Z", before_switch=killed)
+    assert (site.publish / "unverified").resolve() == old_unverified
+    assert seen(site)[0]["unverified"] == {RPM}  # clients still get the old, complete generation
+    converged = run(story, site, "2026-11-03T10:00:00Z")
+    assert converged.plan.actions
+    assert seen(site) == only_in("staged-rollout")
+    leftovers = [p for p in (site.publish / "generations/unverified").iterdir() if not (p / "manifest.json").exists()]
+    assert leftovers == []
+
+
+def test_two_reconciles_at_once_the_second_waits_or_says_so(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    with generations.locked(site.state, 0), pytest.raises(Transient, match="another reconcile is running"):
+        run(story, site, "2026-11-02T10:00:00Z")
+    acquired = threading.Event()
+
+    def hold():
+        with generations.locked(site.state, 0):
+            acquired.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    acquired.wait(5)
+    outcome = run(story, site, "2026-11-02T10:00:00Z", wait=10)
+    thread.join()
+    assert outcome.plan.actions
+
+
+def test_reconcile_at_an_older_commit_reproduces_that_days_channels(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    older = story.git.git("rev-parse", "HEAD")
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    run(story, site, "2026-11-03T10:00:00Z")
+    assert seen(site) == only_in("staged-rollout")
+    run(story, site, "2026-11-02T10:00:00Z", rev=older)
+    # A client that saw the newer metadata rightly refuses an older Release (apt's rollback
+    # protection); a new client sees that day's channels.
+    site.apt = Apt(site.apt.home.parent / "apt-new", site.publish)
+    assert seen(site) == only_in("unverified")
+
+
+def test_a_tampered_repomd_is_refused_by_dnf(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
+    repomd = site.publish / "unverified/umd5-el9/repodata/repomd.xml"
+    text = repomd.read_text()
+    os.chmod(repomd, 0o644)
+    repomd.write_text(text.replace("<revision>", "<revision>1"))
+    done = site.dnf.run("repoquery", "--available")
+    assert done.returncode != 0 and ("GPG" in done.stderr or "signature" in done.stderr.lower())
+
+
+def test_the_cli_reconciles_then_says_nothing_to_do(story, site):
+    import subprocess
+    import sys
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    command = [sys.executable, "-m", "controller", "--repo", str(story.path), "reconcile", "--now",
+               "2026-11-02T10:00:00Z", "--publish-dir", str(site.publish), "--state-dir", str(site.state)]
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 0 and "publish unverified" in first.stdout, first.stderr
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert second.returncode == 0 and second.stdout.startswith("nothing to do")
+    plan = subprocess.run(command[:5] + ["plan"] + command[6:], capture_output=True, text=True)
+    assert plan.returncode == 0 and "nothing to do" in plan.stdout
+
+
+def test_apt_valid_until_is_renewed_only_near_expiry(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
+    assert run(story, site, "2026-11-05T10:00:00Z").plan.actions == []
+    renewed = run(story, site, "2026-11-07T12:00:00Z").plan.actions
+    assert renewed and {a.reason for a in renewed} == {"apt Valid-Until renewal"}
+    release = (site.publish / "unverified/umd5-bookworm/dists/bookworm/Release").read_text()
+    assert "Valid-Until: Sat, 14 Nov 2026" in release
+
+
+def test_published_metadata_carries_an_advisory_per_release(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
+    repodata = site.publish / "unverified/umd5-el9/repodata"
+    updateinfo = next(repodata.glob("*-updateinfo.xml.gz"))
+    import gzip
+    text = gzip.decompress(updateinfo.read_bytes()).decode()
+    assert 'type="enhancement"' in text and "<id>UMD5-arc-ce-6.19.0</id>" in text
+    assert f"{RPM}.noarch.rpm" in text
+    release = (site.publish / "unverified/umd5-bookworm/dists/bookworm/Release").read_text()
+    assert "MD5Sum" not in release and "SHA256:" in release and "Acquire-By-Hash: yes" in release
+    assert Path(site.publish / "unverified/umd5-bookworm/dists/bookworm/InRelease").read_text().startswith(
+        "-----BEGIN PGP SIGNED MESSAGE-----")
+
+
+def test_apt_enforces_valid_until_and_reconcile_keeps_it_fresh(story, site, tmp_path):
+    """At the real clock, with apt's date checks on: fresh metadata is accepted, and metadata
+    signed ten days ago has expired and is refused."""
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    real_now = datetime.now(UTC).replace(microsecond=0)
+    strict = Apt(tmp_path / "strict", site.publish, check_dates=True)
+    run(story, site, (real_now - timedelta(days=10)).isoformat())
+    refused = strict.update()
+    assert "expired" in refused.stderr
+    run(story, site, real_now.isoformat())  # within the renewal margin: re-signed
+    accepted = strict.update()
+    assert accepted.returncode == 0 and "expired" not in accepted.stderr, accepted.stderr
+    assert strict.candidates("arc-ce") == {"unverified": "6.19.0-1"}
