@@ -6,6 +6,7 @@ VENV := .venv
 DEMO := .demo
 # The worked example's story ends on this day; status is shown as of then. Override with NOW=...
 NOW ?= 2026-11-24T12:00:00Z
+PORT ?= 8080
 
 .PHONY: demo test venv system-deps bench clean
 
@@ -23,20 +24,28 @@ system-deps:
 demo: system-deps venv
 	@$(VENV)/bin/python scripts/example_repo.py $(DEMO)/repo >/dev/null
 	@echo "== the worked example, replayed into a git repository at $(DEMO)/repo"
-	@git -C $(DEMO)/repo log --format='   %ad  %an: %s' --date=short | tail -n +1 | head -8; echo "   ..."
+	@git -C $(DEMO)/repo log --format='   %ad  %an: %s' --date=short | head -8; echo "   ..."
 	@echo "== rolloutctl validate"
 	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo validate --now $(NOW)
+	@echo "== rolloutctl reconcile --now $(NOW) --publish-dir $(DEMO)/public"
+	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo reconcile --now $(NOW) --publish-dir $(DEMO)/public \
+		--state-dir $(DEMO)/state --base-url http://localhost:$(PORT)
 	@echo "== rolloutctl status --now $(NOW)"
-	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo status --now $(NOW)
+	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo status --now $(NOW) --publish-dir $(DEMO)/public \
+		--state-dir $(DEMO)/state
 	@echo
-	@echo "Look further with: $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --format json"
-	@echo "The example's files are in releases/, adopters/ and repos-config/; docs/guide.md explains them."
+	@echo "Published: $(DEMO)/public/{unverified,staged-rollout,production}/ (status.json beside them)."
+	@echo "Serve it:  python3 -m http.server -d $(DEMO)/public $(PORT)"
+	@echo "dnf:       cp $(DEMO)/public/production/umd5-el9.repo /etc/yum.repos.d/ && dnf list --repo umd5-el9-production"
+	@echo "apt:       cp $(DEMO)/public/staged-rollout/umd5-bookworm.sources /etc/apt/sources.list.d/ && apt-get update"
+	@echo "More:      $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --now $(NOW); docs/guide.md"
 
 test: system-deps venv
 	$(VENV)/bin/python -m pytest -q
 
-bench: venv
+bench: system-deps venv
 	$(VENV)/bin/python bench/validate_bench.py
+	$(VENV)/bin/python bench/publish_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

@@ -25,10 +25,15 @@ class Validation:
     scope: str  # "repository" or "changes since <base>"
 
 
-def read_world(repo_path: str, rev: str) -> tuple[World, list[Problem]]:
+def read_world(repo_path: str, rev: str, memo: dict | None = None) -> tuple[World, list[Problem]]:
+    """The model at ``rev``. ``memo`` holds earlier parse results by content (see loading)."""
     repo = git.open_repository(repo_path)
     snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file)
-    return _with_signers(repo, *load_world(snapshot))
+    return _with_signers(repo, *load_world(snapshot, memo=memo), memo=memo)
+
+
+def head_commit(repo_path: str, rev: str) -> str:
+    return str(git.resolve(git.open_repository(repo_path), rev).id)
 
 
 def _with_signers(repo, world: World, problems: list[Problem], **load_options) -> tuple[World, list[Problem]]:

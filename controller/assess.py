@@ -57,6 +57,7 @@ class ReleaseStatus:
 class Assessment:
     statuses: dict[str, ReleaseStatus]
     findings: list[Problem] = field(default_factory=list)
+    next_change: datetime | None = None  # the earliest later instant at which a state moves by time
 
 
 def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
@@ -85,7 +86,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         own = [p for p in findings if p.file.startswith(f"releases/{key}/")]
         statuses[key] = _status(files, certified, run, now, config, ingest.get(key), own)
     findings += _cadence(world, statuses)
-    return Assessment(statuses, findings)
+    upcoming = [e.at for _, events, _ in runs.values() for e in events if e.at > now]
+    return Assessment(statuses, findings, min(upcoming, default=None))
 
 
 def _grace_hours(files: ReleaseFiles, config: Config | None) -> float:

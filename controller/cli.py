@@ -145,8 +145,8 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     plan = outcome.plan
     if not outcome.changed and not outcome.failures:
         print("nothing to do: every channel matches the branch")
-    else:
-        print(render_plan(plan.fetches, plan.actions, plan.state_changes, done=True))
+        return 0
+    print(render_plan(plan.fetches, plan.actions, plan.state_changes, done=True))
     for key, reason in sorted(outcome.failures.items()):
         print(f"ingest failed: {key}: {reason}", file=sys.stderr)
     if plan.actions:

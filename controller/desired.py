@@ -8,8 +8,7 @@ release also gets one advisory (updateinfo) with a stable id.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from controller.assess import Assessment
@@ -58,8 +57,19 @@ class ChannelContent:
 
     def digest(self) -> str:
         """Changes exactly when what clients would see changes; the plan compares it."""
-        payload = json.dumps([asdict(r) for r in self.repos], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        digest = hashlib.sha256()
+        for repo in self.repos:
+            digest.update(repr(repo.repository).encode())
+            for entry in repo.entries:
+                digest.update(repr(astuple_fast(entry)).encode())
+            for advisory in repo.advisories:
+                digest.update(repr(astuple_fast(advisory)).encode())
+        return digest.hexdigest()
+
+
+def astuple_fast(value) -> tuple:
+    """The fields of a flat dataclass (dataclasses.astuple deep-copies, which is slow here)."""
+    return tuple(getattr(value, f) for f in value.__dataclass_fields__)
 
 
 def serves(repo: Repository, release: Release, package: Package) -> bool:

@@ -6,6 +6,7 @@ problems is left out of the model (and its problems reported); nothing here stop
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -78,17 +79,27 @@ def classify(path: str) -> str | None:
     return "extra" if path.endswith(".md") else None
 
 
-def parse_file(path: str, raw: bytes, kind: str, validate: bool = True) -> tuple[Parsed | None, list[Problem]]:
+def parse_file(path: str, raw: bytes, kind: str, validate: bool = True,
+               memo: dict | None = None) -> tuple[Parsed | None, list[Problem]]:
+    """Parse and check one file. ``memo`` maps a content key to an earlier result for the same
+    bytes (a cache the caller may keep between runs); new results are added to it."""
+    key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" if memo is not None and validate else None
+    if key is not None and key in memo:
+        data, lines, found = memo[key]
+        problems = [Problem(path, *p) for p in found]
+        return (None if problems else Parsed(path, kind, Document(data, lines))), problems
     try:
         doc = read_yaml(raw)
     except YamlError as exc:
         return None, [Problem(path, exc.message, exc.hint, "", exc.line, "yaml")]
     problems = schemas.check(kind, doc, path) if validate else []
+    if key is not None:
+        memo[key] = (doc.data, doc.lines, [(p.message, p.hint, p.pointer, p.line, p.rule) for p in problems])
     return (None if problems else Parsed(path, kind, doc)), problems
 
 
 def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
-               components: set[str] | None = None) -> tuple[World, list[Problem]]:
+               components: set[str] | None = None, memo: dict | None = None) -> tuple[World, list[Problem]]:
     """Build the model from the snapshot, collecting every problem.
 
     For a pull request, ``checked`` names the files to check against their schemas (the others
@@ -109,7 +120,7 @@ def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
                 and path.split("/")[1] not in components:
             continue
         validate = checked is None or checked(path) or not path.startswith("releases/")
-        result, found = parse_file(path, snapshot.files[path], kind, validate)
+        result, found = parse_file(path, snapshot.files[path], kind, validate, memo)
         problems += found
         if result is not None:
             parsed[path] = result

@@ -5,21 +5,22 @@ to the pure core (assess -> desired -> plan); it prints nothing and never exits.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from controller import app
+from controller import app, schemas
 from controller.assess import Assessment, Ingest, assess
 from controller.desired import compute_desired
 from controller.errors import BadInput, ControllerError, Problem
 from controller.ingest import check_bytes, ingest_outcomes
 from controller.loading import locate
 from controller.model import Channel, State, World
-from controller.plan import VALIDITY, Fetch, PublishChannel, plan_channels
+from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
 from controller.publish import apt, clients, generations, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
@@ -58,14 +59,14 @@ class Plan:
 
 @dataclass
 class Outcome:
-    plan: Plan
+    plan: Plan | None  # None: the run saw at once that nothing could have changed
     fetched: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.fetched or self.plan.actions or self.plan.state_changes)
+        return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes)
 
 
 # --- ingestion -------------------------------------------------------------------------------
@@ -91,12 +92,12 @@ def _write_json_if_changed(path: Path, data: object) -> bool:
     return True
 
 
-def _missing(world: World, assessment: Assessment, pool: Pool) -> list[Fetch]:
+def _missing(world: World, assessment: Assessment, pool: set[str]) -> list[Fetch]:
     wanted = []
     for key, status in sorted(assessment.statuses.items()):
         if status.state in (State.CERTIFIED, State.INGEST_FAILED):
             release = world.releases[key].release
-            wanted += [Fetch(key, p) for p in release.packages if not pool.has(p.sha256)]
+            wanted += [Fetch(key, p) for p in release.packages if p.sha256 not in pool]
     return wanted
 
 
@@ -110,7 +111,7 @@ def _fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> st
             return f"{package.path}: not in the repository"
         reason = check_bytes(package, data)
         if not reason:
-            pool.admit_bytes(data, package.sha256)
+            pool.admit_bytes(data, package.sha256, durable=False)
         return reason
     staged = pool.partial(package.sha256)
     try:
@@ -120,8 +121,50 @@ def _fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> st
     if digest != package.sha256:
         staged.unlink()
         return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
-    pool.admit(staged, package.sha256)
+    pool.admit(staged, package.sha256, durable=False)
     return ""
+
+
+# --- the parse cache -------------------------------------------------------------------------
+
+
+def _memo_file(state: Path) -> Path:
+    return state / "cache" / "documents.json"
+
+
+def _memo_version() -> str:
+    """Parse results stay valid while the schemas and the reader are the same."""
+    digest = hashlib.sha256(MEMO_FORMAT.encode())
+    for path in sorted((Path(schemas.__file__).resolve().parent.parent / "schemas").glob("*.json")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+MEMO_FORMAT = "documents-1"
+
+
+def _load_memo(state: Path) -> dict:
+    path = _memo_file(state)
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError:
+        return {}  # a damaged cache is only a slower run
+    if stored.get("version") != _memo_version():
+        return {}
+    return {key: tuple(value) for key, value in stored["entries"].items()}
+
+
+def _save_memo(state: Path, memo: dict, known: int) -> None:
+    """Store the cache when this run parsed something new (``known``: entries it started with)."""
+    if len(memo) == known:
+        return
+    path = _memo_file(state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"version": _memo_version(), "entries": memo}, separators=(",", ":")))
+    os.replace(tmp, path)
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -145,15 +188,18 @@ def _status_document(assessment: Assessment) -> dict:
 def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
     """What reconcile would do. Writes nothing; packages not yet in the pool are taken as fetched
     (when ``assume_fetched``) so that the plan shows where their releases would go."""
-    world, problems = app.read_world(options.repo, options.rev)
+    memo = _load_memo(options.state)
+    known = len(memo)
+    world, problems = app.read_world(options.repo, options.rev, memo)
+    _save_memo(options.state, memo, known)
     if world.config is None:
         raise BadInput("the repository has no valid repos-config/", "rolloutctl validate shows what is wrong",
                        problems)
-    pool = Pool(options.publish / "pool")
+    held = Pool(options.publish / "pool").contents()
     failures = read_failures(options.state)
-    outcomes = ingest_outcomes(world, pool.has, failures)
+    outcomes = ingest_outcomes(world, held.__contains__, failures)
     before = assess(world, options.now, outcomes, problems=problems)
-    fetches = _missing(world, before, pool)
+    fetches = _missing(world, before, held)
     assessment = before
     if assume_fetched and fetches:
         pending = {f.release for f in fetches}
@@ -194,43 +240,107 @@ def _signer(world: World, options: Options, notes: list[str]) -> Signer:
 
 def reconcile(options: Options) -> Outcome:
     with generations.locked(options.state, options.wait):
+        if _nothing_changed(options):
+            return Outcome(None)
         for channel in Channel:
             generations.prune(options.publish, channel)
         first = make_plan(options, assume_fetched=False)
         world = first.world
         pool = Pool(options.publish / "pool")
         failures = read_failures(options.state)
-        outcome_fetched, outcome_failures = [], {}
-        by_release: dict[str, list[Fetch]] = {}
-        for item in first.fetches:
-            by_release.setdefault(item.release, []).append(item)
-        for key, items in by_release.items():
-            reasons = []
-            for item in items:
-                options.progress(item.describe())
-                reason = _fetch_one(world, item, pool, options.fetch_policy)
-                if reason:
-                    reasons.append(reason)
-                else:
-                    outcome_fetched.append(item.package.filename)
-            if reasons:
-                failures[key] = {"reason": "; ".join(reasons), "at": options.now.isoformat()}
-                outcome_failures[key] = failures[key]["reason"]
-            else:
-                failures.pop(key, None)
-        if failures or _failures_file(options.state).exists():
-            _write_json_if_changed(_failures_file(options.state), failures)
-        assessment = assess(world, options.now, ingest_outcomes(world, pool.has, failures), problems=[])
-        plan = _finish_plan(world, assessment, [], options, first.problems)
-        plan.fetches = first.fetches
-        outcome = Outcome(plan, outcome_fetched, outcome_failures)
+        fetched, failed = _ingest(world, first.fetches, pool, failures, options)
+        plan = first
+        if first.fetches:
+            held = pool.contents()
+            assessment = assess(world, options.now, ingest_outcomes(world, held.__contains__, failures),
+                                problems=[])
+            plan = _finish_plan(world, assessment, [], options, first.problems)
+            plan.fetches = first.fetches
+        outcome = Outcome(plan, fetched, failed)
         if plan.actions:
             signer = _signer(world, options, outcome.notes)
             for action in plan.actions:
                 options.progress(f"publishing {action.channel.value}")
                 _publish_channel(action, world, pool, signer, options)
-        _write_json_if_changed(options.publish / "status.json", _status_document(assessment))
+        _write_json_if_changed(options.publish / "status.json", _status_document(plan.assessment))
+        _remember(options, world, plan, failures)
         return outcome
+
+
+def _ingest(world: World, fetches: list[Fetch], pool: Pool, failures: dict, options: Options):
+    """Fetch what is missing, release by release; record failures (retried next run)."""
+    fetched, failed = [], {}
+    by_release: dict[str, list[Fetch]] = {}
+    for item in fetches:
+        by_release.setdefault(item.release, []).append(item)
+    # file:// sources are allowed only inside the roots the repository managers configured.
+    policy = replace(options.fetch_policy, file_roots=world.config.file_roots)
+    for key, items in by_release.items():
+        reasons = []
+        for item in items:
+            options.progress(item.describe())
+            reason = _fetch_one(world, item, pool, policy)
+            if reason:
+                reasons.append(reason)
+            else:
+                fetched.append(item.package.filename)
+        if reasons:
+            failures[key] = {"reason": "; ".join(reasons), "at": options.now.isoformat()}
+            failed[key] = failures[key]["reason"]
+        else:
+            failures.pop(key, None)
+    if fetched:
+        pool.sync()  # admitted without a sync each: one for all, before anything names them
+    if failures or _failures_file(options.state).exists():
+        _write_json_if_changed(_failures_file(options.state), failures)
+    return fetched, failed
+
+
+# --- skipping a run that cannot change anything --------------------------------------------------
+
+
+def _last_file(state: Path) -> Path:
+    return state / "last-reconcile.json"
+
+
+def _remember(options: Options, world: World, plan: Plan, failures: dict) -> None:
+    """What the next run needs to know that nothing can have changed since this one."""
+    renew = [p.valid_until - RENEW_MARGIN for c in Channel
+             if (p := generations.read_published(options.publish, c)) and p.valid_until]
+    until = [t for t in (plan.assessment.next_change, min(renew, default=None)) if t is not None]
+    _write_json_if_changed(_last_file(options.state), {
+        "commit": world.snapshot.head.id,
+        "rev": options.rev,
+        "now": options.now.isoformat(),
+        "valid_until": min(until).isoformat() if until else None,
+        "pending_failures": bool(failures),
+        "pool": _pool_marker(options.publish),
+        "channels": {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel},
+    })
+
+
+def _pool_marker(publish: Path) -> float:
+    folder = publish / "pool" / "sha256"
+    return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0) if folder.is_dir() else 0.0
+
+
+def _nothing_changed(options: Options) -> bool:
+    path = _last_file(options.state)
+    if not path.is_file():
+        return False
+    last = json.loads(path.read_text())
+    if last["pending_failures"] or last["rev"] != options.rev:
+        return False
+    if last["valid_until"] is not None and options.now >= datetime.fromisoformat(last["valid_until"]):
+        return False
+    if options.now < datetime.fromisoformat(last["now"]):
+        return False  # replaying an earlier day
+    if last["pool"] != _pool_marker(options.publish):
+        return False
+    channels = {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel}
+    if channels != last["channels"]:
+        return False
+    return app.head_commit(options.repo, options.rev) == last["commit"]
 
 
 def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, options: Options) -> None:

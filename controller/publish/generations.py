@@ -22,6 +22,7 @@ from pathlib import Path
 from controller.errors import Transient
 from controller.model import Channel
 from controller.plan import Published
+from controller.publish.durable import sync_filesystem
 
 KEEP = 3  # generations kept besides the current one ...
 KEEP_FOR = timedelta(days=2)  # ... and any younger than this, for clients mid-download
@@ -47,20 +48,9 @@ def new_generation(publish: Path, channel: Channel, digest: str) -> Path:
     return path
 
 
-def _fsync_tree(root: Path) -> None:
-    for folder, _, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
-        fd = os.open(folder, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
-
-
 def switch(publish: Path, channel: Channel, generation: Path) -> None:
     """Point the channel at the generation in one rename: readers see the old tree or the new."""
-    _fsync_tree(generation)
+    sync_filesystem(generation)  # the whole generation is on disk before anyone can see it
     link = channel_link(publish, channel)
     if link.exists() and not link.is_symlink():
         raise Transient(f"{link} is a directory, not the channel symlink", "move it away; reconcile manages it")

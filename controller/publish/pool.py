@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from controller.publish.durable import sync_filesystem
+
 
 class Pool:
     def __init__(self, root: Path):
@@ -22,21 +24,35 @@ class Pool:
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def contents(self) -> set[str]:
+        """Every sha256 in the pool, from one listing (cheaper than a stat per package)."""
+        root = self.root / "sha256"
+        if not root.is_dir():
+            return set()
+        return {entry.name for folder in os.scandir(root) if folder.is_dir() for entry in os.scandir(folder.path)}
+
     def partial(self, sha256: str) -> Path:
         """Where a download in progress lives, kept across runs so it can resume."""
         self.incoming.mkdir(parents=True, exist_ok=True)
         return self.incoming / f"{sha256}.part"
 
-    def admit(self, staged: Path, sha256: str) -> Path:
+    def admit(self, staged: Path, sha256: str, durable: bool = True) -> Path:
+        """Move checked bytes into place. Callers admitting many files pass durable=False and
+        call sync() once before the renames become visible to anything that trusts them."""
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(staged, "rb") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(staged, "rb") as f:
+                os.fsync(f.fileno())
         os.chmod(staged, 0o444)
         os.replace(staged, target)
         return target
 
-    def admit_bytes(self, data: bytes, sha256: str) -> Path:
+    def sync(self) -> None:
+        if self.root.exists():
+            sync_filesystem(self.root)
+
+    def admit_bytes(self, data: bytes, sha256: str, durable: bool = True) -> Path:
         staged = self.partial(sha256)
         staged.write_bytes(data)
-        return self.admit(staged, sha256)
+        return self.admit(staged, sha256, durable)
