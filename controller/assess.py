@@ -61,8 +61,12 @@ class Assessment:
 
 
 def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
-           pending: frozenset[str] = frozenset(), problems: list[Problem] | None = None) -> Assessment:
-    findings, excluded = evaluate_rules(Context(world, pending))
+           pending: frozenset[str] = frozenset(), problems: list[Problem] | None = None,
+           rules: tuple[list[Problem], set[str]] | None = None) -> Assessment:
+    """``rules``: the policy findings and excluded files of this world, when already evaluated
+    (they do not depend on ingestion or the clock, so a second assessment can reuse them)."""
+    findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending))
+    findings = list(findings)
     findings = list(problems or []) + findings
     config = world.config
     runs: dict[str, tuple[datetime, list[Event], Replay]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from controller.assess import Assessment
 from controller.model import Category, Channel, Package, Release, Repository, World
@@ -55,6 +56,7 @@ class ChannelContent:
     channel: Channel
     repos: tuple[RepoContent, ...]
 
+    @cached_property
     def digest(self) -> str:
         """Changes exactly when what clients would see changes; the plan compares it."""
         digest = hashlib.sha256()

@@ -62,7 +62,7 @@ def plan_channels(desired: dict[Channel, ChannelContent], published: dict[Channe
         if current is None:
             actions.append(PublishChannel(channel, content, _sorted(files), {}, "first publication"))
             continue
-        if current.digest != content.digest():
+        if current.digest != content.digest:
             added = {repo: names - current.files.get(repo, set()) for repo, names in files.items()}
             removed = {repo: names - files.get(repo, set()) for repo, names in current.files.items()}
             actions.append(PublishChannel(channel, content, _sorted(added), _sorted(removed), "content changed"))

@@ -21,6 +21,7 @@ from controller.ingest import check_bytes, ingest_outcomes
 from controller.loading import locate
 from controller.model import Channel, State, World
 from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
+from controller.policy import Context, evaluate_rules
 from controller.publish import apt, clients, generations, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
@@ -55,6 +56,7 @@ class Plan:
     actions: list[PublishChannel]
     state_changes: list[tuple[str, str | None, str]]
     problems: list[Problem]
+    rules: tuple[list[Problem], set[str]] | None = None
 
 
 @dataclass
@@ -198,7 +200,8 @@ def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
     held = Pool(options.publish / "pool").contents()
     failures = read_failures(options.state)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
-    before = assess(world, options.now, outcomes, problems=problems)
+    rules = evaluate_rules(Context(world))
+    before = assess(world, options.now, outcomes, problems=problems, rules=rules)
     fetches = _missing(world, before, held)
     assessment = before
     if assume_fetched and fetches:
@@ -207,8 +210,10 @@ def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
         for key in pending:
             touch = landing(world.snapshot, world.releases[key].release.path)
             optimistic[key] = Ingest(True, touch.landed.committer.time)
-        assessment = assess(world, options.now, optimistic, problems=problems)
-    return _finish_plan(world, assessment, fetches, options, problems)
+        assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
+    plan = _finish_plan(world, assessment, fetches, options, problems)
+    plan.rules = rules
+    return plan
 
 
 def _finish_plan(world: World, assessment: Assessment, fetches: list[Fetch], options: Options,
@@ -253,7 +258,7 @@ def reconcile(options: Options) -> Outcome:
         if first.fetches:
             held = pool.contents()
             assessment = assess(world, options.now, ingest_outcomes(world, held.__contains__, failures),
-                                problems=[])
+                                problems=[], rules=first.rules)
             plan = _finish_plan(world, assessment, [], options, first.problems)
             plan.fetches = first.fetches
         outcome = Outcome(plan, fetched, failed)
@@ -347,7 +352,7 @@ def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: S
     config = world.config
     publish = options.publish
     content = action.content
-    generation = generations.new_generation(publish, action.channel, content.digest())
+    generation = generations.new_generation(publish, action.channel, content.digest)
     base_url = options.base_url or DEFAULT_BASE_URL
     public_key = signer.public_key()
     cache = options.state / "cache"
@@ -356,7 +361,7 @@ def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: S
         repo = repo_content.repository
         target = generation / repo.name
         if repo.format == "yum":
-            yum.write_repository(target, repo_content, pool.path, yum.ChunkCache(cache), signer,
+            yum.write_repository(target, repo_content, pool.path, yum.BlockCache(cache), signer,
                                  int(options.now.timestamp()))
             (generation / f"{repo.name}.repo").write_text(
                 clients.dnf_repo(repo, action.channel, base_url, f"{config.distribution_name} {repo.distribution}"))
@@ -368,7 +373,7 @@ def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: S
             (generation / f"{repo.name}.sources").write_text(
                 clients.apt_sources(repo, action.channel, base_url, public_key))
     (generation / "key.asc").write_bytes(public_key)
-    manifest = {"digest": content.digest(), "commit": world.snapshot.head.id,
+    manifest = {"digest": content.digest, "commit": world.snapshot.head.id,
                 "valid_until": valid_until.isoformat() if valid_until else None,
                 "files": {r.repository.name: sorted(e.filename for e in r.entries) for r in content.repos}}
     (generation / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

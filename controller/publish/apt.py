@@ -17,6 +17,7 @@ from pathlib import Path
 
 from controller.desired import Entry, RepoContent
 from controller.publish.debfile import control_fields
+from controller.publish.parallel import in_parallel
 from controller.publish.signing import Signer
 
 COMPONENT = "main"
@@ -24,25 +25,38 @@ _ANY = ("all",)
 
 
 class StanzaCache:
-    """sha256 -> the control fields of a .deb, kept on disk between runs."""
+    """A release's packages -> their Packages stanzas, one file per release, kept between runs."""
 
     def __init__(self, root: Path):
-        self.root = Path(root)
+        self.root = Path(root) / "apt"
 
-    def get(self, sha256: str, deb: Path, filename: str) -> list[tuple[str, str]]:
-        cached = self.root / sha256[:2] / f"{sha256}.deb.json"
-        if cached.is_file():
-            return [tuple(pair) for pair in json.loads(cached.read_text())]
-        fields = control_fields(deb.read_bytes(), filename)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(fields))
-        os.replace(tmp, cached)
-        return fields
+    def get_all(self, groups: list[list[Entry]], pool_path) -> list[list[tuple[str, str]]]:
+        """[(architecture, stanza)] for each group of entries; the missing ones built on every core."""
+        keys = [hashlib.sha256(repr(("apt-block-2", entries)).encode()).hexdigest() for entries in groups]
+        paths = [self.root / key[:2] / key for key in keys]
+        missing = [i for i, path in enumerate(paths) if not path.is_file()]
+        jobs = [(groups[i], pool_path) for i in missing]
+        built = in_parallel(_stanzas_job, jobs)
+        fresh = dict(zip(missing, built, strict=True))
+        for i, stanzas in fresh.items():
+            paths[i].parent.mkdir(parents=True, exist_ok=True)
+            tmp = paths[i].with_name(f".{keys[i]}.tmp")
+            tmp.write_text(json.dumps(stanzas))
+            os.replace(tmp, paths[i])
+        return [fresh[i] if i in fresh else [tuple(p) for p in json.loads(paths[i].read_text())]
+                for i in range(len(groups))]
+
+
+def _stanzas_job(job) -> list[tuple[str, str]]:
+    entries, pool_path = job
+    return [(e.arch, _stanza(control_fields(Path(pool_path(e.sha256)).read_bytes(), e.filename), e))
+            for e in entries]
 
 
 def pool_path_of(entry: Entry) -> str:
-    return f"pool/{COMPONENT}/{entry.name[0]}/{entry.name}/{entry.filename}"
+    # One directory per initial, not per source package as Debian's archive does: apt follows
+    # Filename wherever it points, and thousands of directories cost more than they tell.
+    return f"pool/{COMPONENT}/{entry.name[0].lower()}/{entry.filename}"
 
 
 def _stanza(fields: list[tuple[str, str]], entry: Entry) -> str:
@@ -60,19 +74,20 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Stanz
                      label: str, date: datetime, valid_until: datetime) -> None:
     repo = content.repository
     suite = repo.platform
-    stanzas = {}
+    by_release: dict[str, list[Entry]] = {}
+    for folder in {pool_path_of(e).rsplit("/", 1)[0] for e in content.entries}:
+        (target / folder).mkdir(parents=True)
+    root = str(target)
     for entry in content.entries:
-        link = target / pool_path_of(entry)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.link(pool_path(entry.sha256), link)
-        fields = cache.get(entry.sha256, pool_path(entry.sha256), entry.filename)
-        stanzas[entry.filename] = (entry, _stanza(fields, entry))
+        os.link(pool_path(entry.sha256), f"{root}/{pool_path_of(entry)}")
+        by_release.setdefault(entry.release, []).append(entry)
+    groups = [entries for _, entries in sorted(by_release.items())]
+    stanzas = [pair for block in cache.get_all(groups, pool_path) for pair in block]
     dist = target / "dists" / suite
     arches = [a for a in repo.architectures if a not in _ANY] or ["all"]
     sums: list[tuple[str, int, str]] = []
     for arch in arches:
-        chosen = [text for entry, text in sorted(stanzas.values(), key=lambda s: s[0].filename)
-                  if entry.arch == arch or entry.arch in _ANY]
+        chosen = [text for entry_arch, text in stanzas if entry_arch == arch or entry_arch in _ANY]
         index = "\n".join(chosen).encode()
         folder = dist / COMPONENT / f"binary-{arch}"
         by_hash = folder / "by-hash" / "SHA256"

@@ -17,12 +17,14 @@ class Pool:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.incoming = self.root / "incoming"
+        self._base = str(self.root / "sha256")
 
-    def path(self, sha256: str) -> Path:
-        return self.root / "sha256" / sha256[:2] / sha256
+    def path(self, sha256: str) -> str:
+        # A string, not a Path: publishing asks for tens of thousands of these.
+        return f"{self._base}/{sha256[:2]}/{sha256}"
 
     def has(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        return os.path.isfile(self.path(sha256))
 
     def contents(self) -> set[str]:
         """Every sha256 in the pool, from one listing (cheaper than a stat per package)."""
@@ -39,7 +41,7 @@ class Pool:
     def admit(self, staged: Path, sha256: str, durable: bool = True) -> Path:
         """Move checked bytes into place. Callers admitting many files pass durable=False and
         call sync() once before the renames become visible to anything that trusts them."""
-        target = self.path(sha256)
+        target = Path(self.path(sha256))
         target.parent.mkdir(parents=True, exist_ok=True)
         if durable:
             with open(staged, "rb") as f:
