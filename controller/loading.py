@@ -311,6 +311,7 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
         controller=_person("controller", roles["controller"]) if roles.get("controller") else None,
         lists=dict(roles.get("lists", {})),
         file_roots=tuple(repos.get("file_roots", ())),
+        base_url=repos.get("base_url"),
     )
     problems += _config_references(config)
     return config, problems

@@ -282,6 +282,7 @@ class Config:
     controller: Person | None
     lists: dict[str, str]
     file_roots: tuple[str, ...] = ()  # local directories that file:// package URLs may name
+    base_url: str | None = None  # where the published tree is served
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Published:
     digest: str
     files: dict[str, set[str]]  # repository -> filenames
     valid_until: datetime | None  # earliest apt Valid-Until in the channel
+    setup: dict[str, str] = field(default_factory=dict)  # base URL and signing key it was made with
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ RENEW_MARGIN = timedelta(days=2)
 
 
 def plan_channels(desired: dict[Channel, ChannelContent], published: dict[Channel, Published | None],
-                  now: datetime) -> list[PublishChannel]:
+                  now: datetime, setup: dict[str, str] | None = None) -> list[PublishChannel]:
+    """``setup``: the base URL and signing key this run would publish with; a change rewrites the
+    client configurations and signatures even when the packages stay the same."""
     actions = []
     for channel, content in desired.items():
         current = published.get(channel)
@@ -66,6 +69,8 @@ def plan_channels(desired: dict[Channel, ChannelContent], published: dict[Channe
             added = {repo: names - current.files.get(repo, set()) for repo, names in files.items()}
             removed = {repo: names - files.get(repo, set()) for repo, names in current.files.items()}
             actions.append(PublishChannel(channel, content, _sorted(added), _sorted(removed), "content changed"))
+        elif setup is not None and current.setup != setup:
+            actions.append(PublishChannel(channel, content, {}, {}, "base URL or signing key changed"))
         elif current.valid_until is not None and current.valid_until - now <= RENEW_MARGIN:
             actions.append(PublishChannel(channel, content, {}, {}, "apt Valid-Until renewal"))
     return actions

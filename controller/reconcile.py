@@ -220,11 +220,22 @@ def _finish_plan(world: World, assessment: Assessment, fetches: list[Fetch], opt
                  problems: list[Problem]) -> Plan:
     desired = compute_desired(world, assessment)
     published = {c: generations.read_published(options.publish, c) for c in Channel}
-    actions = plan_channels(desired, published, options.now)
+    actions = plan_channels(desired, published, options.now, _setup(world, options))
     previous = _previous_states(options.publish)
     changes = [(key, previous.get(key), s.state.value) for key, s in sorted(assessment.statuses.items())
                if previous.get(key) != s.state.value]
     return Plan(world, assessment, fetches, actions, changes, locate(assessment.findings, world))
+
+
+def _base_url(world: World, options: Options) -> str:
+    return options.base_url or world.config.base_url or DEFAULT_BASE_URL
+
+
+def _setup(world: World, options: Options) -> dict[str, str]:
+    """What the published files depend on besides the content: where they are served from and
+    which key signs them (the configured one; a throwaway key is "throwaway")."""
+    key = next((r.signing_key for r in world.config.repositories if r.signing_key), None)
+    return {"base_url": _base_url(world, options), "signing_key": key or "throwaway"}
 
 
 # --- applying --------------------------------------------------------------------------------
@@ -353,7 +364,7 @@ def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: S
     publish = options.publish
     content = action.content
     generation = generations.new_generation(publish, action.channel, content.digest)
-    base_url = options.base_url or DEFAULT_BASE_URL
+    base_url = _base_url(world, options)
     public_key = signer.public_key()
     cache = options.state / "cache"
     valid_until = None
@@ -373,7 +384,7 @@ def _publish_channel(action: PublishChannel, world: World, pool: Pool, signer: S
             (generation / f"{repo.name}.sources").write_text(
                 clients.apt_sources(repo, action.channel, base_url, public_key))
     (generation / "key.asc").write_bytes(public_key)
-    manifest = {"digest": content.digest, "commit": world.snapshot.head.id,
+    manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": _setup(world, options),
                 "valid_until": valid_until.isoformat() if valid_until else None,
                 "files": {r.repository.name: sorted(e.filename for e in r.entries) for r in content.repos}}
     (generation / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -304,3 +304,16 @@ def test_file_urls_inside_the_configured_roots_are_fetched(story, site, tmp_path
                                                   (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
     outcome = run(story, site, "2026-11-02T10:00:00Z")
     assert outcome.failures == {} and f"{RPM}.noarch.rpm" in outcome.fetched
+
+
+def test_a_new_base_url_rewrites_the_client_configurations(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
+    config = (story.path / "repos-config/repositories.yaml").read_text().replace(
+        "http://localhost:8080", "https://repo.umd.example.org")
+    story.commit("maria", "2026-11-02T11:00:00Z", {"repos-config/repositories.yaml": config})
+    options = Options(str(story.path), "HEAD", at("2026-11-02T12:00:00Z"), site.publish, site.state)
+    outcome = reconcile(options)
+    assert {a.reason for a in outcome.plan.actions} == {"base URL or signing key changed"}
+    assert "baseurl=https://repo.umd.example.org/unverified/umd5-el9/" in \
+        (site.publish / "unverified/umd5-el9.repo").read_text()

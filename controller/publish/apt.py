@@ -17,7 +17,7 @@ from pathlib import Path
 
 from controller.desired import Entry, RepoContent
 from controller.publish.debfile import control_fields
-from controller.publish.parallel import in_parallel
+from controller.publish.parallel import cached_results
 from controller.publish.signing import Signer
 
 COMPONENT = "main"
@@ -33,18 +33,9 @@ class StanzaCache:
     def get_all(self, groups: list[list[Entry]], pool_path) -> list[list[tuple[str, str]]]:
         """[(architecture, stanza)] for each group of entries; the missing ones built on every core."""
         keys = [hashlib.sha256(repr(("apt-block-2", entries)).encode()).hexdigest() for entries in groups]
-        paths = [self.root / key[:2] / key for key in keys]
-        missing = [i for i, path in enumerate(paths) if not path.is_file()]
-        jobs = [(groups[i], pool_path) for i in missing]
-        built = in_parallel(_stanzas_job, jobs)
-        fresh = dict(zip(missing, built, strict=True))
-        for i, stanzas in fresh.items():
-            paths[i].parent.mkdir(parents=True, exist_ok=True)
-            tmp = paths[i].with_name(f".{keys[i]}.tmp")
-            tmp.write_text(json.dumps(stanzas))
-            os.replace(tmp, paths[i])
-        return [fresh[i] if i in fresh else [tuple(p) for p in json.loads(paths[i].read_text())]
-                for i in range(len(groups))]
+        return cached_results(self.root, keys, [(entries, pool_path) for entries in groups], _stanzas_job,
+                              lambda stanzas: json.dumps(stanzas).encode(),
+                              lambda raw: [tuple(pair) for pair in json.loads(raw)])
 
 
 def _stanzas_job(job) -> list[tuple[str, str]]:

@@ -38,7 +38,8 @@ def read_published(publish: Path, channel: Channel) -> Published | None:
         return None
     data = json.loads(manifest.read_text())
     until = datetime.fromisoformat(data["valid_until"]) if data.get("valid_until") else None
-    return Published(data["digest"], {repo: set(files) for repo, files in data["files"].items()}, until)
+    return Published(data["digest"], {repo: set(files) for repo, files in data["files"].items()}, until,
+                     data.get("setup", {}))
 
 
 def new_generation(publish: Path, channel: Channel, digest: str) -> Path:

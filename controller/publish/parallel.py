@@ -1,4 +1,5 @@
-"""Running many independent jobs (reading package headers, compressing) on every core.
+"""Many independent jobs (reading package headers, compressing) on every core, and a store of
+their results kept by content key so that later runs only build what is new.
 
 Jobs run in forked worker processes: header parsing holds the GIL, so threads would not help.
 Small batches stay in this process, where starting workers would cost more than it saves.
@@ -10,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 PARALLEL_FROM = 64
 
@@ -20,3 +22,17 @@ def in_parallel(job: Callable, items: Sequence) -> list:
         return [job(item) for item in items]
     with ProcessPoolExecutor(cores, mp_context=get_context("fork")) as workers:
         return list(workers.map(job, items, chunksize=16))
+
+
+def cached_results(root: Path, keys: list[str], jobs: list, build: Callable, encode: Callable[[object], bytes],
+                   decode: Callable[[bytes], object]) -> list:
+    """The result of each job, read from ``root/<key>`` or built (in parallel) and stored there."""
+    paths = [root / key[:2] / key for key in keys]
+    missing = [i for i, path in enumerate(paths) if not path.is_file()]
+    fresh = dict(zip(missing, in_parallel(build, [jobs[i] for i in missing]), strict=True))
+    for i, result in fresh.items():
+        paths[i].parent.mkdir(parents=True, exist_ok=True)
+        tmp = paths[i].with_name(f".{keys[i]}.tmp")
+        tmp.write_bytes(encode(result))
+        os.replace(tmp, paths[i])
+    return [fresh[i] if i in fresh else decode(paths[i].read_bytes()) for i in range(len(keys))]

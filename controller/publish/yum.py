@@ -21,7 +21,7 @@ from pathlib import Path
 import createrepo_c as cr
 
 from controller.desired import Advisory, Entry, RepoContent
-from controller.publish.parallel import in_parallel
+from controller.publish.parallel import cached_results
 from controller.publish.signing import Signer
 
 KINDS = ("primary", "filelists", "other", "updateinfo")
@@ -58,17 +58,8 @@ class BlockCache:
         """The blocks for each (entries, advisory), building the missing ones on every core."""
         keys = [hashlib.sha256(repr((_FORMAT, repo, entries, advisory)).encode()).hexdigest()
                 for entries, advisory in wanted]
-        paths = [self.root / key[:2] / key for key in keys]
-        missing = [i for i, path in enumerate(paths) if not path.is_file()]
-        jobs = [(wanted[i][0], wanted[i][1], pool_path) for i in missing]
-        built = in_parallel(_make_block_job, jobs)
-        fresh = dict(zip(missing, built, strict=True))
-        for i, block in fresh.items():
-            paths[i].parent.mkdir(parents=True, exist_ok=True)
-            tmp = paths[i].with_name(f".{keys[i]}.tmp")
-            tmp.write_bytes(_write_block(block))
-            os.replace(tmp, paths[i])
-        return [fresh[i] if i in fresh else _read_block(paths[i].read_bytes()) for i in range(len(wanted))]
+        jobs = [(entries, advisory, pool_path) for entries, advisory in wanted]
+        return cached_results(self.root, keys, jobs, _make_block_job, _write_block, _read_block)
 
 
 def _make_block_job(job) -> Block:
