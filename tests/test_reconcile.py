@@ -317,3 +317,67 @@ def test_a_new_base_url_rewrites_the_client_configurations(story, site):
     assert {a.reason for a in outcome.plan.actions} == {"base URL or signing key changed"}
     assert "baseurl=https://repo.umd.example.org/unverified/umd5-el9/" in \
         (site.publish / "unverified/umd5-el9.repo").read_text()
+
+
+def test_a_newer_version_reaching_production_obsoletes_the_older_one(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    run(story, site, "2026-11-02T11:00:00Z")
+    assert seen(site) == only_in("staged-rollout")
+    # 6.19.1: an emergency that skips staged rollout, from a file served by the provider.
+    newer = (TOP / ARC / "release.yaml").read_text().replace("6.19.0", "6.19.1").replace(
+        "category: minor", "category: emergency\nemergency:\n  justification: Actively exploited flaw, cannot wait.\n"
+        "  skip_staged_rollout: true")
+    newer_dir = "releases/arc-ce/6.19.1"
+    files = {f"{newer_dir}/release.yaml": newer}
+    for package in (TOP / ARC / "packages").iterdir():  # same bytes, renamed: fine for this story
+        files[f"{newer_dir}/packages/{package.name.replace('6.19.0', '6.19.1')}"] = package.read_bytes()
+    story.commit("lars", "2026-11-03T09:00:00Z", files)
+    story.commit("ines", "2026-11-03T10:00:00Z", {f"{newer_dir}/verification.yaml": verification()})
+    story.commit("maria", "2026-11-03T11:00:00Z", {f"{newer_dir}/decision.yaml": {
+        "outcome": "success", "summary": "emergency", "skip_staged_rollout": True}})
+    outcome = run(story, site, "2026-11-03T12:00:00Z")
+    states = {k: s.state for k, s in outcome.plan.assessment.statuses.items()}
+    assert states == {"arc-ce/6.19.0": State.OBSOLETED, "arc-ce/6.19.1": State.PRODUCTION}
+    staged = json.loads((site.publish / "staged-rollout/manifest.json").read_text())["files"]
+    assert staged == {"umd5-el9": [], "umd5-bookworm": []}
+
+
+def test_a_download_larger_than_the_manifest_says_is_cut_off(story, site, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    data = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes()
+    (mirror / f"{RPM}.noarch.rpm").write_bytes(data + b"\0" * 4096)
+    with FileServer(mirror) as provider:
+        manifest = (TOP / ARC / "release.yaml").read_text().replace(
+            f"path: packages/{RPM}.noarch.rpm", f"url: {provider.url}/{RPM}.noarch.rpm")
+        story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
+                                                      f"{ARC}/packages/arc-ce_6.19.0-1_all.deb":
+                                                      (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
+        outcome = run(story, site, "2026-11-02T10:00:00Z")
+    assert f"more than the {len(data)} bytes" in outcome.failures["arc-ce/6.19.0"]
+    assert not list((site.publish / "pool/incoming").glob("*.part")) or all(
+        p.stat().st_size <= len(data) for p in (site.publish / "pool/incoming").glob("*.part"))
+
+
+def test_the_key_named_in_repos_config_signs(story, site, tmp_path):
+    home = tmp_path / "keys"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    import subprocess
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "UMD signing <sign@umd.example.org>",
+                    "ed25519", "sign", "1y"], env=env, check=True, capture_output=True)
+    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+    config = (story.path / "repos-config/repositories.yaml").read_text() + f"signing_key: {fingerprint}\n"
+    story.commit("maria", "2026-11-01T09:00:00Z", {"repos-config/repositories.yaml": config})
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z", gnupg_home=home)
+    verify = subprocess.run(["gpg", "--batch", "--status-fd", "1", "--verify",
+                             str(site.publish / "unverified/umd5-el9/repodata/repomd.xml.asc"),
+                             str(site.publish / "unverified/umd5-el9/repodata/repomd.xml")],
+                            env=env, capture_output=True, text=True)
+    assert f"VALIDSIG {fingerprint}" in verify.stdout
+    assert seen(site)[0]["unverified"] == {RPM}
+    assert not (site.state / "throwaway-gnupg").exists()
