@@ -60,18 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--gnupg-home", type=Path, help="GnuPG home with the signing key (default $GNUPGHOME)")
             c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait this long for another reconcile to finish (default: fail at once)")
+    t = sub.add_parser("report-template", help="a pre-filled report for an early adopter (seed 3.6)")
+    t.add_argument("release", metavar="RELEASE", help="component/version")
+    t.add_argument("--site", required=True, help="the early-adopter site reporting")
+    t.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
-    now = args.now or datetime.now(UTC)
+    now = getattr(args, "now", None) or datetime.now(UTC)
     try:
         if args.command == "validate":
             return _validate(args, now)
         if args.command in ("plan", "reconcile"):
             return _reconcile(args, now)
+        if args.command == "report-template":
+            from controller.report_template import report_template
+
+            print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
+            return 0
         return _status(args, now)
     except ControllerError as exc:
         print(f"rolloutctl: {exc.render()}", file=sys.stderr)
