@@ -14,6 +14,7 @@ from functools import cached_property
 
 from controller.assess import Assessment
 from controller.model import Category, Channel, Package, Release, Repository, World
+from controller.public import is_embargoed
 
 _ANY_ARCH = {"noarch", "all"}
 
@@ -100,14 +101,14 @@ def _advisory(world: World, release: Release, issued: datetime, filenames: tuple
                     raw["changelog"], issued.isoformat(), tuple(refs), filenames)
 
 
-def compute_desired(world: World, assessment: Assessment) -> dict[Channel, ChannelContent]:
+def compute_desired(world: World, assessment: Assessment, now: datetime) -> dict[Channel, ChannelContent]:
     config = world.config
     holding: dict[Channel, dict[str, list]] = {c: {} for c in Channel}
     if config is not None:
         for key, status in sorted(assessment.statuses.items()):
             release = world.releases[key].release
-            if status.channel is None or release is None:
-                continue
+            if status.channel is None or release is None or is_embargoed(release, now):
+                continue  # an embargoed release stays out of the public channels until its date
             channel = Channel(status.channel)
             certified = status.history[0][0].at if status.history else status.since
             for repo in config.repositories:

@@ -13,20 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from controller import app, schemas
+from controller import app, public, schemas
 from controller.assess import Assessment, Ingest, assess
 from controller.desired import compute_desired
 from controller.errors import BadInput, ControllerError, Problem
 from controller.ingest import check_bytes, ingest_outcomes
 from controller.loading import locate
 from controller.model import Channel, State, World
+from controller.notify.render import Renderer
 from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
 from controller.policy import Context, evaluate_rules
-from controller.publish import apt, clients, generations, yum
+from controller.publish import apt, clients, generations, site, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
 from controller.sources.fetch import FetchPolicy, fetch
 from controller.timeline import landing
+from controller.views import release_views
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 
@@ -179,14 +181,6 @@ def _previous_states(publish: Path) -> dict[str, str]:
     return {r["release"]: r["state"] for r in json.loads(path.read_text())["releases"]}
 
 
-def _status_document(assessment: Assessment) -> dict:
-    return {"releases": [
-        {"release": key, "state": s.state.value, "channel": s.channel,
-         "since": s.since.isoformat() if s.since else None,
-         "waiting_for": s.waiting_for, "next_actor": s.next_actor}
-        for key, s in sorted(assessment.statuses.items())]}
-
-
 def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
     """What reconcile would do. Writes nothing; packages not yet in the pool are taken as fetched
     (when ``assume_fetched``) so that the plan shows where their releases would go."""
@@ -218,7 +212,7 @@ def make_plan(options: Options, assume_fetched: bool = True) -> Plan:
 
 def _finish_plan(world: World, assessment: Assessment, fetches: list[Fetch], options: Options,
                  problems: list[Problem]) -> Plan:
-    desired = compute_desired(world, assessment)
+    desired = compute_desired(world, assessment, options.now)
     published = {c: generations.read_published(options.publish, c) for c in Channel}
     actions = plan_channels(desired, published, options.now, _setup(world, options))
     previous = _previous_states(options.publish)
@@ -278,7 +272,14 @@ def reconcile(options: Options) -> Outcome:
             for action in plan.actions:
                 options.progress(f"publishing {action.channel.value}")
                 _publish_channel(action, world, pool, signer, options)
-        _write_json_if_changed(options.publish / "status.json", _status_document(plan.assessment))
+        _write_json_if_changed(options.publish / "status.json",
+                               public.status_document(world, plan.assessment, options.now))
+        _write_json_if_changed(options.publish / "beta.json", public.beta_sites(world, plan.assessment, options.now))
+        views = release_views(world, plan.assessment, options.now)
+        title = f"{world.config.distribution_name} releases"
+        if site.publish_site(options.publish, site.render_site(views, Renderer(world.snapshot.files),
+                                                                _base_url(world, options), title)):
+            outcome.notes.append(f"pages and feeds updated under {options.publish / site.SITE}/")
         _remember(options, world, plan, failures)
         return outcome
 

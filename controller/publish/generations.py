@@ -28,8 +28,13 @@ KEEP = 3  # generations kept besides the current one ...
 KEEP_FOR = timedelta(days=2)  # ... and any younger than this, for clients mid-download
 
 
-def channel_link(publish: Path, channel: Channel) -> Path:
-    return publish / channel.value
+def _name(tree: Channel | str) -> str:
+    return tree.value if isinstance(tree, Channel) else tree
+
+
+def channel_link(publish: Path, channel: Channel | str) -> Path:
+    """The symlink clients read: a channel's, or another published tree's such as the site."""
+    return publish / _name(channel)
 
 
 def read_published(publish: Path, channel: Channel) -> Published | None:
@@ -42,20 +47,20 @@ def read_published(publish: Path, channel: Channel) -> Published | None:
                      data.get("setup", {}))
 
 
-def new_generation(publish: Path, channel: Channel, digest: str) -> Path:
+def new_generation(publish: Path, channel: Channel | str, digest: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = publish / "generations" / channel.value / f"{stamp}-{digest[:12]}"
+    path = publish / "generations" / _name(channel) / f"{stamp}-{digest[:12]}"
     path.mkdir(parents=True)
     return path
 
 
-def switch(publish: Path, channel: Channel, generation: Path) -> None:
+def switch(publish: Path, channel: Channel | str, generation: Path) -> None:
     """Point the channel at the generation in one rename: readers see the old tree or the new."""
     sync_filesystem(generation)  # the whole generation is on disk before anyone can see it
     link = channel_link(publish, channel)
     if link.exists() and not link.is_symlink():
         raise Transient(f"{link} is a directory, not the channel symlink", "move it away; reconcile manages it")
-    tmp = publish / f".{channel.value}.switch"
+    tmp = publish / f".{_name(channel)}.switch"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(os.path.relpath(generation, publish), tmp)
@@ -65,9 +70,9 @@ def switch(publish: Path, channel: Channel, generation: Path) -> None:
     os.close(fd)
 
 
-def prune(publish: Path, channel: Channel, now: float | None = None) -> list[Path]:
+def prune(publish: Path, channel: Channel | str, now: float | None = None) -> list[Path]:
     """Remove old generations and half-written ones left by an interrupted run."""
-    folder = publish / "generations" / channel.value
+    folder = publish / "generations" / _name(channel)
     if not folder.is_dir():
         return []
     link = channel_link(publish, channel)

@@ -1,0 +1,55 @@
+"""The public pages and feeds as plain data: one view per release (the seed's wiki page: notes,
+changelog, certification, verification, reports, decision, advisories, timeline against Table 3)
+and the feed entries of releases that reached Production. Pure; embargoed releases never appear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controller.assess import Assessment
+from controller.model import State, World
+from controller.public import public_keys
+from controller.workdays import working_hours_between
+
+
+def release_views(world: World, assessment: Assessment, now: datetime) -> list[dict]:
+    views = []
+    for key in public_keys(world, assessment, now):
+        files = world.releases[key]
+        release, status = files.release, assessment.statuses[key]
+        if release is None:
+            continue
+        raw = release.raw
+        timeline = []
+        for timer in status.timers:
+            end = timer.finished or now
+            hours = working_hours_between(world.config.calendar, timer.started, end) if world.config else 0.0
+            limit = working_hours_between(world.config.calendar, timer.started, timer.deadline) if world.config else 0
+            timeline.append({"name": timer.name, "started": timer.started, "finished": timer.finished,
+                             "deadline": timer.deadline, "hours": round(hours, 1), "limit": round(limit, 1),
+                             "late": timer.is_overdue(now)})
+        reports = [{"site": r.file_site, "status": r.status, "result": r.result, "raw": r.raw}
+                   for r in files.reports]
+        views.append({
+            "key": key, "slug": key.replace("/", "-"), "component": release.component, "version": release.version,
+            "category": release.category.value, "stack": release.stack, "summary": release.summary,
+            "state": status.state.value, "since": status.since, "channel": status.channel,
+            "waiting_for": status.waiting_for, "next_actor": status.next_actor,
+            "provider": raw["provider"], "release_notes": raw["release_notes"], "changelog": raw["changelog"],
+            "certification": raw["certification"], "documentation": raw["documentation"],
+            "issues": raw.get("issues", []), "security": raw.get("security"), "emergency": raw.get("emergency"),
+            "packages": [{"file": p.filename, "sha256": p.sha256, "platform": p.platform} for p in release.packages],
+            "verification": files.verification.raw if files.verification else None,
+            "reports": reports, "decision": files.decision.raw if files.decision else None,
+            "withdrawal": files.withdrawal.raw if files.withdrawal else None,
+            "production_at": status.production_at, "timeline": timeline,
+        })
+    return views
+
+
+def feed_entries(views: list[dict], stack: str | None = None) -> list[dict]:
+    """Releases that reached Production, newest first (seed section 5)."""
+    reached = [v for v in views if v["production_at"] is not None and (stack is None or v["stack"] == stack)
+               and v["state"] in (State.PRODUCTION.value, State.WITHDRAWN.value)]
+    return sorted(reached, key=lambda v: (v["production_at"], v["key"]), reverse=True)
