@@ -91,7 +91,9 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         statuses[key] = _status(files, certified, run, now, config, ingest.get(key), own)
     findings += _cadence(world, statuses)
     upcoming = [e.at for _, events, _ in runs.values() for e in events if e.at > now]
-    # An embargo ending makes a release public: a change in time like any timer.
+    # A deadline passing (someone must be told) and an embargo ending (a release becomes public)
+    # are changes in time too.
+    upcoming += [t.deadline for s in statuses.values() for t in s.timers if t.finished is None and t.deadline > now]
     upcoming += [f.release.security.embargo_until for f in world.releases.values()
                  if f.release and f.release.security and f.release.security.embargo_until
                  and f.release.security.embargo_until > now]

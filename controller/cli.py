@@ -139,11 +139,12 @@ def _progress(message: str) -> None:
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
 
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args),
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
-                      wait=getattr(args, "wait", 0.0), progress=_progress)
+                      wait=getattr(args, "wait", 0.0), progress=_progress, smtp=SmtpSettings.from_environment())
     if args.command == "plan":
         plan = make_plan(options)
         print(render_plan(plan.fetches, plan.actions, plan.state_changes))
@@ -156,6 +157,8 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         print("nothing to do: every channel matches the branch")
         return 0
     print(render_plan(plan.fetches, plan.actions, plan.state_changes, done=True))
+    for key in outcome.notified:
+        print(f"notified: {key}")
     for key, reason in sorted(outcome.failures.items()):
         print(f"ingest failed: {key}: {reason}", file=sys.stderr)
     if plan.actions:

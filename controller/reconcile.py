@@ -19,7 +19,10 @@ from controller.desired import compute_desired
 from controller.errors import BadInput, ControllerError, Problem
 from controller.ingest import check_bytes, ingest_outcomes
 from controller.loading import locate
+from controller.messages import Message, due_messages
 from controller.model import Channel, State, World
+from controller.notify import outbox
+from controller.notify.mail import Mailer, SmtpSettings
 from controller.notify.render import Renderer
 from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
 from controller.policy import Context, evaluate_rules
@@ -48,6 +51,7 @@ class Options:
     # hooks (and for tests that interrupt a run there).
     before_switch: Callable[[Channel, Path], None] | None = None
     progress: Callable[[str], None] = lambda message: None
+    smtp: SmtpSettings | None = None  # notifications are off without a mail server
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Outcome:
     fetched: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)  # keys of the messages sent
 
     @property
     def changed(self) -> bool:
@@ -277,9 +282,13 @@ def reconcile(options: Options) -> Outcome:
         _write_json_if_changed(options.publish / "beta.json", public.beta_sites(world, plan.assessment, options.now))
         views = release_views(world, plan.assessment, options.now)
         title = f"{world.config.distribution_name} releases"
-        if site.publish_site(options.publish, site.render_site(views, Renderer(world.snapshot.files),
-                                                                _base_url(world, options), title)):
+        renderer = Renderer(world.snapshot.files)
+        if site.publish_site(options.publish, site.render_site(views, renderer, _base_url(world, options), title)):
             outcome.notes.append(f"pages and feeds updated under {options.publish / site.SITE}/")
+        if options.smtp is not None:
+            outcome.notified, failure = _notify(world, plan.assessment, renderer, options)
+            if failure:
+                outcome.notes.append(f"notifications wait in the outbox: {failure}")
         _remember(options, world, plan, failures)
         return outcome
 
@@ -313,6 +322,24 @@ def _ingest(world: World, fetches: list[Fetch], pool: Pool, failures: dict, opti
     return fetched, failed
 
 
+# --- notifications ---------------------------------------------------------------------------
+
+
+def _notify(world: World, assessment: Assessment, renderer: Renderer, options: Options) -> tuple[list[str], str]:
+    base = _base_url(world, options).rstrip("/")
+    repos = [r for r in world.config.repositories]
+
+    def render(message: Message) -> str:
+        key = message.context["key"]
+        urls = [f"{base}/staged-rollout/{r.name}.{'repo' if r.format == 'yum' else 'sources'}" for r in repos
+                if any(p.platform == r.platform for p in world.releases[key].release.packages)]
+        page = None if message.context.get("embargoed") else f"{base}/site/releases/{key.replace('/', '-')}.html"
+        return renderer.render(message.template, client_urls=urls, page_url=page, **message.context)
+
+    due = due_messages(world, assessment, options.now)
+    return outbox.deliver(options.state, due, options.now, render, lambda: Mailer(options.smtp))
+
+
 # --- skipping a run that cannot change anything --------------------------------------------------
 
 
@@ -330,7 +357,7 @@ def _remember(options: Options, world: World, plan: Plan, failures: dict) -> Non
         "rev": options.rev,
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
-        "pending_failures": bool(failures),
+        "pending_failures": bool(failures) or bool(options.smtp and outbox.read_ledger(options.state).pending),
         "pool": _pool_marker(options.publish),
         "channels": {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel},
     })

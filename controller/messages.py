@@ -1,0 +1,89 @@
+"""Which messages the state of the releases calls for, each with a stable key so that it is sent
+exactly once however often reconcile runs. Pure: the ledger of what was sent is the caller's.
+
+- a release verified: to the early-adopter list of its stack ("ready for staged rollout");
+- a step past its limit (the acceptance window, Table 3's steps, the grace period): to the
+  staged-rollout managers;
+- a report with result reject: to the provider and the managers at once;
+- a release in Production: a broadcast to the site administrators.
+An embargoed release's messages go only to the security group and the early adopters committed to
+its component; its broadcast waits for the end of the embargo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from controller.assess import Assessment, ReleaseStatus
+from controller.model import Config, Release, State, World
+from controller.public import is_embargoed
+from controller.timeline import Kind
+
+
+@dataclass(frozen=True)
+class Message:
+    key: str  # stable: the ledger remembers it once sent
+    event_at: datetime  # when what it reports happened
+    recipients: tuple[str, ...]
+    template: str
+    subject: str
+    context: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def _team_emails(config: Config, team: str) -> tuple[str, ...]:
+    return tuple(config.people[m].emails[0] for m in config.teams.get(team, ()) if m in config.people)
+
+
+def _committed_admins(world: World, release: Release) -> tuple[str, ...]:
+    return tuple(sorted({a.emails[0] for adopter in world.adopters.values()
+                         if adopter.commits_to(release.component, release.stack) for a in adopter.admins}))
+
+
+def _restricted(world: World, release: Release) -> tuple[str, ...]:
+    return tuple(sorted(set(_team_emails(world.config, "security")) | set(_committed_admins(world, release))))
+
+
+def due_messages(world: World, assessment: Assessment, now: datetime) -> list[Message]:
+    config = world.config
+    if config is None:
+        return []
+    messages = []
+    managers = _team_emails(config, "staged-rollout-managers")
+    for key, status in sorted(assessment.statuses.items()):
+        release = world.releases[key].release
+        if release is None:
+            continue
+        secret = is_embargoed(release, now)
+        context = {"key": key, "release": release, "status": status, "embargoed": secret}
+        verified = _first(status, Kind.VERIFY)
+        if verified is not None:
+            to = _restricted(world, release) if secret else \
+                tuple(filter(None, [config.lists.get(release.stack)])) or _committed_admins(world, release)
+            messages.append(Message(f"verified:{key}", verified, to, "mail-verified.txt.j2",
+                                    f"[{release.stack}] {release.component} {release.version} is ready for staged "
+                                    "rollout", context))
+        for timer in status.timers:
+            if timer.finished is None and timer.is_overdue(now):
+                messages.append(Message(f"overdue:{key}:{timer.name}", timer.deadline, managers,
+                                        "mail-overdue.txt.j2", f"{key}: {timer.name} is overdue",
+                                        {**context, "timer": timer}))
+        for report in world.releases[key].reports:
+            done = _report_done(status, report.file_site)
+            if report.result == "reject" and done is not None:
+                to = tuple(sorted({release.provider_contact.lower(), *managers}))
+                messages.append(Message(f"reject:{key}:{report.file_site}", done, to, "mail-reject.txt.j2",
+                                        f"{key}: {report.file_site} reports reject", {**context, "report": report}))
+        if status.production_at is not None and status.state in (State.PRODUCTION, State.WITHDRAWN) and not secret:
+            broadcast = tuple(filter(None, [config.lists.get("broadcast")]))
+            messages.append(Message(f"production:{key}", status.production_at, broadcast, "mail-production.txt.j2",
+                                    f"{release.component} {release.version} is available in Production", context))
+    return [m for m in messages if m.recipients]
+
+
+def _first(status: ReleaseStatus, kind: Kind) -> datetime | None:
+    return next((event.at for event, _ in status.history if event.kind == kind), None)
+
+
+def _report_done(status: ReleaseStatus, site: str) -> datetime | None:
+    return next((event.at for event, _ in status.history if event.kind == Kind.REPORT and event.site == site), None)
