@@ -38,6 +38,9 @@ demo: system-deps venv
 	@echo "Serve it:  python3 -m http.server -d $(DEMO)/public $(PORT)"
 	@echo "dnf:       cp $(DEMO)/public/production/umd5-el9.repo /etc/yum.repos.d/ && dnf list --repo umd5-el9-production"
 	@echo "apt:       cp $(DEMO)/public/staged-rollout/umd5-bookworm.sources /etc/apt/sources.list.d/ && apt-get update"
+	@echo "Pages:     $(DEMO)/public/site/index.html, one page per release, feed.atom (and one per stack)"
+	@echo "Early adopters running staged releases: $(DEMO)/public/beta.json"
+	@echo "Metrics:   $(VENV)/bin/rolloutctl --repo $(DEMO)/repo metrics --now $(NOW)"
 	@echo "More:      $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --now $(NOW); docs/guide.md"
 
 test: system-deps venv

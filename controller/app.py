@@ -5,13 +5,14 @@ git adapter to the pure core; it prints nothing and never exits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from controller.assess import Assessment, Ingest, assess
 from controller.errors import Problem
 from controller.ingest import check_committed_packages, ingest_outcomes
 from controller.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
+from controller.metrics import compute_metrics
 from controller.model import World
 from controller.publish.pool import Pool
 from controller.sources import git, gpg
@@ -88,6 +89,12 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -
     result = assess(world, now, _assume_fetched(world), pending, problems)
     relevant = [p for p in result.findings if p.file in changed or _is_dir_of(p.file, changed)]
     return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}")
+
+
+def metrics(repo_path: str, rev: str, now: datetime, since: date | None, until: date | None) -> dict:
+    """The seed's metrics from the git history alone (packages taken as fetched when merged)."""
+    world, problems = read_world(repo_path, rev)
+    return compute_metrics(world, assess(world, now, _assume_fetched(world), problems=problems), since, until, now)
 
 
 def _assume_fetched(world: World) -> dict[str, Ingest]:

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from controller import __version__, app
@@ -25,6 +25,13 @@ def _instant(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as 2026-11-24T09:00:00Z") from None
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2026-11-24") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--gnupg-home", type=Path, help="GnuPG home with the signing key (default $GNUPGHOME)")
             c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait this long for another reconcile to finish (default: fail at once)")
+    m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
+    m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
+    m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
+    m.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
+    m.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+    m.add_argument("--format", choices=("text", "json"), default="text")
+    m.add_argument("--svg", type=Path, metavar="FILE", help="also write rollout durations per category as SVG")
+
     t = sub.add_parser("report-template", help="a pre-filled report for an early adopter (seed 3.6)")
     t.add_argument("release", metavar="RELEASE", help="component/version")
     t.add_argument("--site", required=True, help="the early-adopter site reporting")
@@ -76,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args, now)
         if args.command in ("plan", "reconcile"):
             return _reconcile(args, now)
+        if args.command == "metrics":
+            from controller.metrics import render_svg, render_text
+
+            figures = app.metrics(args.repo, args.at, now, args.since, args.until)
+            print(json.dumps(figures, indent=2) if args.format == "json" else render_text(figures))
+            if args.svg:
+                args.svg.write_text(render_svg(figures["rollout_days"]))
+            return 0
         if args.command == "report-template":
             from controller.report_template import report_template
 

@@ -20,6 +20,7 @@ from controller.errors import BadInput, ControllerError, Problem
 from controller.ingest import check_bytes, ingest_outcomes
 from controller.loading import locate
 from controller.messages import Message, due_messages
+from controller.metrics import compute_metrics, render_svg
 from controller.model import Channel, State, World
 from controller.notify import outbox
 from controller.notify.mail import Mailer, SmtpSettings
@@ -283,7 +284,10 @@ def reconcile(options: Options) -> Outcome:
         views = release_views(world, plan.assessment, options.now)
         title = f"{world.config.distribution_name} releases"
         renderer = Renderer(world.snapshot.files)
-        if site.publish_site(options.publish, site.render_site(views, renderer, _base_url(world, options), title)):
+        figures = compute_metrics(world, plan.assessment, None, None, options.now)
+        plots = {"rollout-durations.svg": render_svg(figures["rollout_days"])}
+        if site.publish_site(options.publish, site.render_site(views, renderer, _base_url(world, options), title,
+                                                               plots)):
             outcome.notes.append(f"pages and feeds updated under {options.publish / site.SITE}/")
         if options.smtp is not None:
             outcome.notified, failure = _notify(world, plan.assessment, renderer, options)

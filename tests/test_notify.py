@@ -137,6 +137,6 @@ def test_an_embargoed_release_is_announced_only_to_the_security_group(story, tmp
     run_at(story.path, tmp_path, "2026-11-16T12:00:00Z", settings, rev="HEAD")
     [(subject, to, body)] = inbox.messages
     assert "unicore-server 9.2.1 is ready" in subject and to == {"sofia.rossi@security.example.org"}
-    assert "EMBARGOED" in body
+    assert "EMBARGOED" in body and "/staged-rollout/" not in body
     run_at(story.path, tmp_path, "2026-11-20T12:30:00Z", settings, rev="HEAD")
     assert inbox.messages[-1][:2] == ("unicore-server 9.2.1 is available in Production", {BROADCAST})

@@ -57,6 +57,8 @@ def test_a_release_page_shows_notes_reports_decision_and_timeline(published):
     assert "step 2: verification" in text and "grace period" in text
     index = page_text(published / "site/index.html")
     assert "ca-policy-egi 1.131" in index and "rejected" in index
+    assert 'src="rollout-durations.svg"' in (published / "site/index.html").read_text()
+    assert (published / "site/rollout-durations.svg").read_text().startswith("<svg")
 
 
 def test_the_beta_list_names_sites_running_a_staged_release(published):

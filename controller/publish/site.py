@@ -19,10 +19,13 @@ SITE = "site"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str) -> dict[str, str]:
-    """Every file of the site: relative path -> text."""
+def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str,
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Every file of the site: relative path -> text (``extra``: files made elsewhere, e.g. plots)."""
     files = {"index.html": renderer.render("index.html.j2", releases=views, root="", site_title=title,
-                                           stacks=sorted({v["stack"] for v in views}))}
+                                           stacks=sorted({v["stack"] for v in views}),
+                                           plots=sorted(p for p in (extra or {}) if p.endswith(".svg"))),
+             **(extra or {})}
     for view in views:
         files[f"releases/{view['slug']}.html"] = renderer.render("release.html.j2", r=view, root="../",
                                                                  site_title=title)
