@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("text", "json"), default="text")
     m.add_argument("--svg", type=Path, metavar="FILE", help="also write rollout durations per category as SVG")
 
+    o = sub.add_parser("codeowners", help="write a CODEOWNERS file from roles.yaml and adopters/")
+    o.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
+    o.add_argument("--output", type=Path, help="where to write it (default: print it)")
+
     t = sub.add_parser("report-template", help="a pre-filled report for an early adopter (seed 3.6)")
     t.add_argument("release", metavar="RELEASE", help="component/version")
     t.add_argument("--site", required=True, help="the early-adopter site reporting")
@@ -91,6 +95,15 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args, now)
         if args.command in ("plan", "reconcile"):
             return _reconcile(args, now)
+        if args.command == "codeowners":
+            from controller.codeowners import codeowners
+
+            text = codeowners(app.read_world(args.repo, args.at)[0])
+            if args.output:
+                args.output.write_text(text)
+            else:
+                print(text, end="")
+            return 0
         if args.command == "metrics":
             from controller.metrics import render_svg, render_text
 
