@@ -21,7 +21,7 @@ def codeowners(world: World) -> str:
              "# Later lines win, so the most specific rules come last.",
              f"* {' '.join(managers)}",
              f"/repos-config/ {' '.join(_logins(config, config.teams.get('repository-managers', ())) + managers)}"]
-    for name, (members, components) in sorted(config.providers.items()):
+    for members, components in (config.providers[n] for n in sorted(config.providers)):
         for component in sorted(components):
             owners = _logins(config, members)
             if owners:
