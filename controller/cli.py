@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("text", "json"), default="text")
     m.add_argument("--svg", type=Path, metavar="FILE", help="also write rollout durations per category as SVG")
 
+    g = sub.add_parser("github", help="carry the workflow on GitHub: check a pull request, sync rollout PRs")
+    g.add_argument("action", choices=("check", "sync"))
+    g.add_argument("--pr", type=int, help="the pull request to check")
+    g.add_argument("--base", default="origin/main", metavar="REV", help="the pull request's base (check)")
+    g.add_argument("--at", default="HEAD", metavar="REV", help="the pull request's head (check)")
+    g.add_argument("--branch", default="main", help="the branch acceptances are committed to (sync)")
+    g.add_argument("--github-repo", default=os.environ.get("GITHUB_REPOSITORY"), help="owner/name")
+    g.add_argument("--github-api", default=os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+    g.add_argument("--base-url", default="", help="where the channels are served, for rollout PR bodies")
+    g.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+
     o = sub.add_parser("codeowners", help="write a CODEOWNERS file from roles.yaml and adopters/")
     o.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
     o.add_argument("--output", type=Path, help="where to write it (default: print it)")
@@ -95,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args, now)
         if args.command in ("plan", "reconcile"):
             return _reconcile(args, now)
+        if args.command == "github":
+            return _github(args, now)
         if args.command == "codeowners":
             from controller.codeowners import codeowners
 
@@ -145,6 +158,31 @@ def _validate(args: argparse.Namespace, now: datetime) -> int:
         verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
         print(f"{verdict} ({result.scope}, {result.files_checked} files)", file=sys.stderr)
     return 1 if result.problems else 0
+
+
+def _github(args: argparse.Namespace, now: datetime) -> int:
+    from controller.github_sync import check_pull_request, sync_rollouts
+    from controller.sources.github import GitHub
+
+    if not args.github_repo:
+        raise BadInput("which GitHub repository?", "pass --github-repo owner/name (GITHUB_REPOSITORY in Actions)")
+    github = GitHub(args.github_repo, base_url=args.github_api)
+    if args.action == "check":
+        if args.pr is None:
+            raise BadInput("github check needs --pr NUMBER", "pass the pull request number")
+        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now)
+        for p in problems:
+            print(f"{p.render()} [{p.rule}]")
+        print(f"{len(problems)} problem(s) in pull request #{args.pr}", file=sys.stderr)
+        return 1 if problems else 0
+    outcome = sync_rollouts(args.repo, args.branch, github, now, args.base_url)
+    for key in outcome.opened:
+        print(f"opened the rollout pull request of {key}")
+    for item in outcome.imported:
+        print(f"imported the acceptance of {item.split()[1]} for {item.split()[0]} (push {args.branch} to record it)")
+    for key in outcome.closed:
+        print(f"closed the rollout pull request of {key}")
+    return 0
 
 
 def _annotation(p: Problem) -> str:

@@ -312,6 +312,7 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
         lists=dict(roles.get("lists", {})),
         file_roots=tuple(repos.get("file_roots", ())),
         base_url=repos.get("base_url"),
+        github_teams=dict(roles.get("github_teams", {})),
     )
     problems += _config_references(config)
     return config, problems

@@ -283,6 +283,7 @@ class Config:
     lists: dict[str, str]
     file_roots: tuple[str, ...] = ()  # local directories that file:// package URLs may name
     base_url: str | None = None  # where the published tree is served
+    github_teams: dict[str, str] = field(default_factory=dict)  # stack -> org/team to mention
 
 
 @dataclass(frozen=True)

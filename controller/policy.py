@@ -240,12 +240,13 @@ def _landing_order(ctx: Context, files: ReleaseFiles) -> tuple:
 def check_immutable(ctx: Context) -> Iterable[Problem]:
     for files in _releases(ctx):
         path = f"releases/{files.key}/release.yaml"
-        merged = False
+        merged, landed = False, None
         for touch in ctx.world.snapshot.touches(path):
             if touch.change == "A":
-                merged = touch.landed.id not in ctx.pending
+                merged, landed = touch.landed.id not in ctx.pending, touch.landed.id
                 continue
-            if merged and touch.change == "M":
+            # Edits inside the pull request that created it land with it, in the same merge.
+            if merged and touch.change == "M" and touch.landed.id != landed:
                 yield _problem("release-immutable", path, f"release.yaml was changed after it was merged (commit "
                                f"{touch.commit.short} by {touch.commit.author.name})",
                                "revert the change; a corrected release needs a new version directory")
@@ -400,6 +401,17 @@ def check_roles(ctx: Context) -> Iterable[Problem]:
                 break
 
 
+CONTROLLER_TRAILER = "Approved-by:"
+
+
+def approver_of(message: str) -> str | None:
+    """The GitHub login a controller-made acceptance names, from its trailer."""
+    for line in message.splitlines():
+        if line.startswith(CONTROLLER_TRAILER):
+            return line.removeprefix(CONTROLLER_TRAILER).strip() or None
+    return None
+
+
 def _is_site_admin(world: World, commit: Commit, site: str) -> bool:
     """Reports are the site's own: not even a manager may write one for it."""
     adopter = world.adopters.get(site)
@@ -410,6 +422,11 @@ def _is_site_admin(world: World, commit: Commit, site: str) -> bool:
     for admin in adopter.admins:
         if email in admin.emails:
             return not config.require_signed_commits or commit.signed_by in admin.keys + _keys_of(config, admin.emails)
+    # The controller records a site's approval of a rollout pull request as its acceptance: such a
+    # commit counts only when the approver it names is an administrator of that very site.
+    if config.controller is not None and email in config.controller.emails:
+        approver = approver_of(commit.message)
+        return approver is not None and any(a.github and a.github.lower() == approver.lower() for a in adopter.admins)
     return False
 
 

@@ -28,6 +28,7 @@ PEOPLE = {
     "cesga": ("Carlos Fernandez", "carlos.fernandez@cesga.example.org"),
     "grnet": ("Kostas Koumantaros", "kostas.koumantaros@grnet.example.org"),
     "mallory": ("Mallory", "mallory@elsewhere.example.org"),
+    "controller": ("rolloutctl", "rolloutctl@umd.example.org"),
 }
 
 

@@ -261,3 +261,25 @@ def test_unrecognized_file_is_reported(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/notes.txt": "hello"})
     [problem] = findings(story, "layout")
     assert "not recognized" in problem.message
+
+
+def test_edits_inside_the_pull_request_that_creates_a_release_are_not_changes_after_merge(story):
+    story.git.git("checkout", "-q", "-b", "provider")
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest(summary="first try")})
+    story.commit("andrea", "2026-11-02T10:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.git.git("checkout", "-q", "main")
+    story.git.git("merge", "-q", "--no-ff", "-m", "Merge pull request #9", "provider",
+                  env={"GIT_AUTHOR_NAME": "Maria Duarte", "GIT_AUTHOR_EMAIL": "maria.duarte@umd.example.org",
+                       "GIT_COMMITTER_NAME": "Maria Duarte", "GIT_COMMITTER_EMAIL": "maria.duarte@umd.example.org"})
+    assert not findings(story, "release-immutable")
+    story.commit("andrea", "2026-11-03T09:00:00Z", {f"{R}/release.yaml": manifest(summary="after merge")})
+    assert findings(story, "release-immutable")
+
+
+@pytest.mark.parametrize("approver,counted", [("cfernandez", True), ("kkoumantaros", False), (None, False)])
+def test_an_acceptance_by_the_controller_counts_only_for_an_admin_of_that_site(story, approver, counted):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
+    message = "CESGA accepts" + (f"\n\nApproved-by: {approver}\nReview: https://github.example/r" if approver else "")
+    story.commit("controller", "2026-11-02T11:00:00Z", accepted("CESGA"), message)
+    assert bool(findings(story, "roles")) is not counted
