@@ -21,6 +21,7 @@ class FakeGitHub:
         self.refs: dict[str, str] = {"heads/main": "0" * 40}
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
         self.throttle_next = 0  # answer this many requests with 429 and Retry-After
+        self.installations: list[int] = []  # installations that asked for a token
         self.next_id = 1000
         self.lock = threading.Lock()
         fake = self
@@ -54,6 +55,13 @@ class FakeGitHub:
                         fake.throttle_next -= 1
                         self._send(429, {"message": "You have exceeded a secondary rate limit"},
                                    {"Retry-After": "0"})
+                        return
+                    if method == "POST" and (m := re.fullmatch(r"/app/installations/(\d+)/access_tokens", url.path)):
+                        # A GitHub App trades its signed JWT for an installation token.
+                        ok = (self.headers.get("Authorization") or "").startswith("Bearer ey")
+                        self._send(201 if ok else 401, {"token": "secret-token", "expires_at": "2099-01-01T00:00:00Z"}
+                                   if ok else {"message": "A JSON web token could not be decoded"})
+                        fake.installations.append(int(m.group(1)))
                         return
                     if self.headers.get("Authorization") != "token secret-token":
                         self._send(401, {"message": "Bad credentials"})

@@ -74,3 +74,23 @@ def test_a_bad_token_is_a_clear_error(fake):
     fake.add_pull(6, "aferri", "a" * 40, [], [])
     with pytest.raises(BadInput, match="GitHub refused"):
         GitHub(fake.full, "wrong", base_url=fake.url, backoff=0.01, write_interval=0).pull_request(6)
+
+
+def test_a_github_app_installation_authenticates(fake, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption()))
+    fake.add_pull(8, "aferri", "a" * 40, ["x"], [])
+    env = {"ROLLOUTCTL_GITHUB_APP_ID": "42", "ROLLOUTCTL_GITHUB_APP_KEY": str(pem),
+           "ROLLOUTCTL_GITHUB_INSTALLATION_ID": "7"}
+    gh = GitHub(fake.full, base_url=fake.url, backoff=0.01, write_interval=0, env=env)
+    assert gh.pull_request(8).files == ("x",) and fake.installations == [7]
+
+
+def test_no_credentials_is_a_clear_error(fake):
+    with pytest.raises(BadInput, match="no GitHub credentials"):
+        GitHub(fake.full, base_url=fake.url, env={})

@@ -38,14 +38,31 @@ class Approval:
     review_id: int
 
 
+def _auth(token: str | None, env) -> Auth.Auth:
+    """A token (GITHUB_TOKEN), or a GitHub App installation: ROLLOUTCTL_GITHUB_APP_ID, the path of
+    its private key in ROLLOUTCTL_GITHUB_APP_KEY and ROLLOUTCTL_GITHUB_INSTALLATION_ID."""
+    token = token or env.get("GITHUB_TOKEN")
+    if token:
+        return Auth.Token(token)
+    app_id, key, installation = (env.get(f"ROLLOUTCTL_GITHUB_{name}") for name in ("APP_ID", "APP_KEY",
+                                                                                    "INSTALLATION_ID"))
+    if app_id and key and installation:
+        try:
+            private_key = open(key).read()
+        except OSError as exc:
+            raise BadInput(f"cannot read the GitHub App key {key}: {exc.strerror}",
+                           "point ROLLOUTCTL_GITHUB_APP_KEY at the app's private key (PEM)") from None
+        return Auth.AppAuth(int(app_id), private_key).get_installation_auth(int(installation))
+    raise BadInput("no GitHub credentials", "set GITHUB_TOKEN, or ROLLOUTCTL_GITHUB_APP_ID, "
+                   "ROLLOUTCTL_GITHUB_APP_KEY and ROLLOUTCTL_GITHUB_INSTALLATION_ID for a GitHub App")
+
+
 class GitHub:
     def __init__(self, repository: str, token: str | None = None, base_url: str = API, retries: int = 5,
-                 backoff: float = 1.0, write_interval: float = 1.0):
-        token = token or os.environ.get("GITHUB_TOKEN")
-        if not token:
-            raise BadInput("no GitHub token", "set GITHUB_TOKEN (a token or a GitHub App installation token)")
+                 backoff: float = 1.0, write_interval: float = 1.0, env: dict | None = None):
+        auth = _auth(token, os.environ if env is None else env)
         # GitHub asks clients to space out writes; write_interval is that pause, in seconds.
-        self.gh = Github(auth=Auth.Token(token), base_url=base_url, per_page=100,
+        self.gh = Github(auth=auth, base_url=base_url, per_page=100,
                          retry=GithubRetry(total=retries, backoff_factor=backoff),
                          seconds_between_requests=0, seconds_between_writes=write_interval, lazy=True)
         self.repo = self.gh.get_repo(repository)
