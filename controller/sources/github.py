@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from github import Auth, Github, GithubException, GithubRetry
 
@@ -48,7 +49,7 @@ def _auth(token: str | None, env) -> Auth.Auth:
                                                                                     "INSTALLATION_ID"))
     if app_id and key and installation:
         try:
-            private_key = open(key).read()
+            private_key = Path(key).read_text()
         except OSError as exc:
             raise BadInput(f"cannot read the GitHub App key {key}: {exc.strerror}",
                            "point ROLLOUTCTL_GITHUB_APP_KEY at the app's private key (PEM)") from None
