@@ -93,6 +93,20 @@ def report_done(site, version, packages, result="success"):
             "environment": {"hosts": ["node.example.org"], "load": "production"}, "effort_hours": 2}
 
 
+def commit_embargoed_unicore(story: Story, day: str, embargo_until: str = "2026-11-20T12:00:00Z") -> None:
+    """The example's emergency security release, with an embargo, certified, verified and sent to
+    Production by the managers on ``day`` (YYYY-MM-DD)."""
+    unicore = "releases/unicore-server/9.2.1"
+    release = (TOP / unicore / "release.yaml").read_text().replace(
+        "  cves: [CVE-2026-41822]", f"  cves: [CVE-2026-41822]\n  embargo_until: \"{embargo_until}\"")
+    files = {f"{unicore}/release.yaml": release}
+    files.update({f"{unicore}/packages/{p.name}": p.read_bytes() for p in (TOP / unicore / "packages").iterdir()})
+    story.commit("jonas", f"{day}T07:30:00Z", files)
+    story.commit("ines", f"{day}T09:00:00Z", {f"{unicore}/verification.yaml": verification()})
+    decision = (TOP / unicore / "decision.yaml").read_text()
+    story.commit("maria", f"{day}T10:00:00Z", {f"{unicore}/decision.yaml": decision})
+
+
 @pytest.fixture
 def story(tmp_path) -> Story:
     """A repository holding the example's configuration and adopters, as their owners merged them."""

@@ -10,7 +10,7 @@ from email import message_from_bytes
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import TOP, verification
+from conftest import commit_embargoed_unicore
 
 from controller.notify.mail import SmtpSettings
 from controller.reconcile import Options, reconcile
@@ -125,15 +125,7 @@ def test_old_history_is_not_mailed_on_a_first_run(example_repo, tmp_path, smtp):
 
 def test_an_embargoed_release_is_announced_only_to_the_security_group(story, tmp_path, smtp):
     inbox, _, settings = smtp
-    unicore = "releases/unicore-server/9.2.1"
-    release = (TOP / unicore / "release.yaml").read_text().replace(
-        "  cves: [CVE-2026-41822]", "  cves: [CVE-2026-41822]\n  embargo_until: \"2026-11-20T12:00:00Z\"")
-    files = {f"{unicore}/release.yaml": release}
-    files.update({f"{unicore}/packages/{p.name}": p.read_bytes() for p in (TOP / unicore / "packages").iterdir()})
-    story.commit("jonas", "2026-11-16T07:30:00Z", files)
-    story.commit("ines", "2026-11-16T09:00:00Z", {f"{unicore}/verification.yaml": verification()})
-    story.commit("maria", "2026-11-16T10:00:00Z", {f"{unicore}/decision.yaml": (TOP / unicore / "decision.yaml")
-                                                   .read_text()})
+    commit_embargoed_unicore(story, "2026-11-16")
     run_at(story.path, tmp_path, "2026-11-16T12:00:00Z", settings, rev="HEAD")
     [(subject, to, body)] = inbox.messages
     assert "unicore-server 9.2.1 is ready" in subject and to == {"sofia.rossi@security.example.org"}

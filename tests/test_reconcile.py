@@ -59,6 +59,15 @@ def run(story, site, now: str, rev: str = "HEAD", **extra):
     return reconcile(options)
 
 
+def commit_fetched_release(story, url: str) -> None:
+    """The arc-ce release with its rpm fetched from ``url`` (its deb still committed)."""
+    manifest = (TOP / ARC / "release.yaml").read_text().replace(
+        f"path: packages/{RPM}.noarch.rpm", f"url: {url}/{RPM}.noarch.rpm")
+    deb = "arc-ce_6.19.0-1_all.deb"
+    story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
+                                                  f"{ARC}/packages/{deb}": (TOP / ARC / "packages" / deb).read_bytes()})
+
+
 def seen(site) -> tuple[dict[str, set[str]], dict[str, str]]:
     update = site.apt.update()
     assert update.returncode == 0 and "W:" not in update.stderr, update.stderr
@@ -156,11 +165,7 @@ def test_a_fetch_that_fails_then_succeeds(story, site, tmp_path):
     mirror.mkdir()
     (mirror / f"{RPM}.noarch.rpm").write_bytes((TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes())
     with FileServer(mirror) as provider:
-        manifest = (TOP / ARC / "release.yaml").read_text().replace(
-            f"path: packages/{RPM}.noarch.rpm", f"url: {provider.url}/{RPM}.noarch.rpm")
-        story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
-                                                      f"{ARC}/packages/arc-ce_6.19.0-1_all.deb":
-                                                      (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
+        commit_fetched_release(story, provider.url)
         provider.fail_next = 2  # as many as one run attempts
         failed = run(story, site, "2026-11-02T10:00:00Z")
         assert "503" in failed.failures["arc-ce/6.19.0"]
@@ -349,11 +354,7 @@ def test_a_download_larger_than_the_manifest_says_is_cut_off(story, site, tmp_pa
     data = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes()
     (mirror / f"{RPM}.noarch.rpm").write_bytes(data + b"\0" * 4096)
     with FileServer(mirror) as provider:
-        manifest = (TOP / ARC / "release.yaml").read_text().replace(
-            f"path: packages/{RPM}.noarch.rpm", f"url: {provider.url}/{RPM}.noarch.rpm")
-        story.commit("lars", "2026-11-02T09:00:00Z", {f"{ARC}/release.yaml": manifest,
-                                                      f"{ARC}/packages/arc-ce_6.19.0-1_all.deb":
-                                                      (TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb").read_bytes()})
+        commit_fetched_release(story, provider.url)
         outcome = run(story, site, "2026-11-02T10:00:00Z")
     assert f"more than the {len(data)} bytes" in outcome.failures["arc-ce/6.19.0"]
     assert not list((site.publish / "pool/incoming").glob("*.part")) or all(

@@ -7,10 +7,8 @@ from html.parser import HTMLParser
 
 import feedparser
 import pytest
-from conftest import TOP, verification
+from conftest import commit_embargoed_unicore
 from test_reconcile import ARC, arc_release, run, site  # noqa: F401  (fixtures)
-
-UNICORE = "releases/unicore-server/9.2.1"
 
 
 class Text(HTMLParser):
@@ -68,14 +66,7 @@ def test_the_beta_list_names_sites_running_a_staged_release(published):
 
 
 def test_an_embargoed_release_appears_nowhere_public_until_its_date(story, site):  # noqa: F811
-    release = (TOP / UNICORE / "release.yaml").read_text().replace(
-        "  cves: [CVE-2026-41822]", "  cves: [CVE-2026-41822]\n  embargo_until: \"2026-11-20T12:00:00Z\"")
-    files = {f"{UNICORE}/release.yaml": release}
-    files.update({f"{UNICORE}/packages/{p.name}": p.read_bytes() for p in (TOP / UNICORE / "packages").iterdir()})
-    story.commit("jonas", "2026-11-10T07:30:00Z", files)
-    story.commit("ines", "2026-11-10T09:00:00Z", {f"{UNICORE}/verification.yaml": verification()})
-    story.commit("maria", "2026-11-10T10:00:00Z", {f"{UNICORE}/decision.yaml": (TOP / UNICORE / "decision.yaml")
-                                                   .read_text()})
+    commit_embargoed_unicore(story, "2026-11-10")
     outcome = run(story, site, "2026-11-12T12:00:00Z")
     assert outcome.plan.assessment.statuses["unicore-server/9.2.1"].state.value == "production"
 
