@@ -174,10 +174,6 @@ def _release_key(path: str) -> str:
     return f"{parts[1]}/{parts[2]}"
 
 
-def release_dir_of(path: str) -> str | None:
-    return _release_key(path) if _RELEASE_PATH.match(path) else None
-
-
 # --- building values ---------------------------------------------------------------------------
 
 

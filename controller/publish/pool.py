@@ -23,9 +23,6 @@ class Pool:
         # A string, not a Path: publishing asks for tens of thousands of these.
         return f"{self._base}/{sha256[:2]}/{sha256}"
 
-    def has(self, sha256: str) -> bool:
-        return os.path.isfile(self.path(sha256))
-
     def contents(self) -> set[str]:
         """Every sha256 in the pool, from one listing (cheaper than a stat per package)."""
         root = self.root / "sha256"

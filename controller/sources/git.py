@@ -17,8 +17,6 @@ from pygit2.enums import SortMode
 from controller.errors import BadInput
 from controller.model import Commit, Signature, Snapshot, Touch
 
-Verifier = Callable[[bytes, bytes], "str | None"]
-
 
 def open_repository(path: str) -> pygit2.Repository:
     found = pygit2.discover_repository(path)
@@ -37,19 +35,16 @@ def resolve(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
 
 @dataclass
 class _Converter:
-    verify: Verifier | None
+    """pygit2 commits to model commits, each converted once. Signers are filled in later, by
+    the caller, only where repos-config asks for signatures (see commit_signatures)."""
+
     cache: dict
 
     def commit(self, c: pygit2.Commit) -> Commit:
         key = str(c.id)
         found = self.cache.get(key)
         if found is None:
-            signed_by = None
-            if self.verify is not None:
-                signature, payload = c.gpg_signature
-                if signature:
-                    signed_by = self.verify(signature, payload)
-            found = Commit(key, _signature(c.author), _signature(c.committer), c.message, signed_by)
+            found = Commit(key, _signature(c.author), _signature(c.committer), c.message)
             self.cache[key] = found
         return found
 
@@ -115,7 +110,6 @@ def read_snapshot(
     rev: str,
     prefixes: tuple[str, ...],
     keep_versions: Callable[[str], bool] = lambda path: False,
-    verify: Verifier | None = None,
     history_prefixes: tuple[str, ...] | None = None,
 ) -> Snapshot:
     """The files under ``prefixes`` at ``rev`` with their history along the first-parent chain.
@@ -126,7 +120,7 @@ def read_snapshot(
     """
     walked = history_prefixes or prefixes
     head = resolve(repo, rev)
-    convert = _Converter(verify, {})
+    convert = _Converter({})
     history: dict[str, list[Touch]] = {}
     blobs: dict[str, bytes] = {}
 
@@ -199,7 +193,7 @@ def changes_between(repo: pygit2.Repository, base: str, head: str) -> tuple[set[
     walker = repo.walk(head_commit.id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
     if start is not None:
         walker.hide(start.id)
-    convert = _Converter(None, {})
+    convert = _Converter({})
     return paths, [convert.commit(c) for c in walker]
 
 
