@@ -72,6 +72,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     runs: dict[str, tuple[datetime, list[Event], Replay]] = {}
     for key, files in world.releases.items():
         certified, events = file_events(files, world.snapshot, excluded, pending)
+        if certified is not None and certified > now:
+            continue  # merged after ``now``: at that time the release did not exist yet
         if certified is None:
             if files.release is None and (files.verification or files.reports or files.decision):
                 findings.append(Problem(f"releases/{key}/", "files for a release that has no valid release.yaml",

@@ -37,3 +37,9 @@ def test_before_the_grace_period_ends_the_release_waits_in_approved(example_repo
     during_grace = datetime(2026, 10, 12, 12, tzinfo=UTC)
     status = app.status(str(example_repo), "HEAD", during_grace).statuses["argus/1.7.3"]
     assert status.state == State.APPROVED and status.channel == "staged-rollout"
+
+
+def test_at_an_earlier_time_later_releases_do_not_exist_yet(example_repo):
+    october = datetime(2026, 10, 20, 12, tzinfo=UTC)
+    states = {key: s.state for key, s in app.status(str(example_repo), "HEAD", october).statuses.items()}
+    assert states == {"argus/1.7.3": State.PRODUCTION}
