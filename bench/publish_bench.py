@@ -185,7 +185,7 @@ def publish_step_seconds(publish: Path, state: Path, repo: Path, cold: bool = Fa
 
     world, _ = app.read_world(str(repo), "HEAD")
     pool = Pool(publish / "pool")
-    assessment = assess(world, datetime.fromisoformat(NOW), ingest_outcomes(world, pool.has, {}))
+    assessment = assess(world, datetime.fromisoformat(NOW), ingest_outcomes(world, pool.contents().__contains__, {}))
     content = compute_desired(world, assessment, datetime.fromisoformat(NOW))[Channel.UNVERIFIED]
     signer = _signer(world, type("O", (), {"state": state, "gnupg_home": None})(), [])
     found = {}

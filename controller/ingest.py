@@ -25,6 +25,19 @@ def check_bytes(package: Package, data: bytes) -> str:
     return ""
 
 
+def identity_problem(package: Package, found: tuple) -> str:
+    """'' when the header names the package the manifest describes, else what differs."""
+    if package.release is None:  # deb: (name, version, arch), the epoch inside the version
+        version = f"{package.epoch}:{package.version}" if package.epoch else package.version
+        wanted: tuple = (package.name, version, package.arch)
+    else:
+        wanted = (package.name, package.epoch, package.version, package.release, package.arch)
+    if tuple(found) == wanted:
+        return ""
+    return (f"{package.filename}: its header says {' '.join(map(str, found))}, the manifest says "
+            f"{' '.join(map(str, wanted))}")
+
+
 def check_committed_packages(world: World) -> dict[str, Ingest]:
     """Outcomes for releases whose packages are all committed in the repository."""
     outcomes = {}

@@ -17,7 +17,7 @@ from controller import app, public, schemas
 from controller.assess import Assessment, Ingest, assess
 from controller.desired import compute_desired
 from controller.errors import BadInput, ControllerError, Problem
-from controller.ingest import check_bytes, ingest_outcomes
+from controller.ingest import check_bytes, identity_problem, ingest_outcomes
 from controller.loading import locate
 from controller.messages import Message, due_messages
 from controller.metrics import compute_metrics, render_svg
@@ -27,7 +27,7 @@ from controller.notify.mail import Mailer, SmtpSettings
 from controller.notify.render import Renderer
 from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
 from controller.policy import Context, evaluate_rules
-from controller.publish import apt, clients, generations, site, yum
+from controller.publish import apt, clients, debfile, generations, site, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
 from controller.sources.fetch import FetchPolicy, fetch
@@ -115,22 +115,35 @@ def _fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> st
     """Bring one package into the pool; '' on success, else the reason."""
     package = item.package
     release = world.releases[item.release].release
+    staged = pool.partial(package.sha256)
     if package.path is not None:
         data = world.snapshot.files.get(f"{release.directory}/{package.path}")
         if data is None:
             return f"{package.path}: not in the repository"
         reason = check_bytes(package, data)
-        if not reason:
-            pool.admit_bytes(data, package.sha256, durable=False)
-        return reason
-    staged = pool.partial(package.sha256)
+        if reason:
+            return reason
+        staged.write_bytes(data)
+    else:
+        try:
+            digest = fetch(package.url, staged, package.size, policy)
+        except ControllerError as exc:
+            return f"{package.filename}: {exc.message}"
+        if digest != package.sha256:
+            staged.unlink()
+            return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
+    # Right bytes, but are they the package the manifest names? The metadata will say what the
+    # header says, so a mismatch would publish something other than what was verified.
     try:
-        digest = fetch(package.url, staged, package.size, policy)
-    except ControllerError as exc:
-        return f"{package.filename}: {exc.message}"
-    if digest != package.sha256:
+        found = (yum.rpm_identity(str(staged)) if package.format == "rpm"
+                 else debfile.deb_identity(staged.read_bytes(), package.filename))
+    except (ControllerError, ValueError, OSError) as exc:
+        found, reason = None, f"{package.filename}: not a readable {package.format} package ({exc})"
+    else:
+        reason = identity_problem(package, found)
+    if reason:
         staged.unlink()
-        return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
+        return reason
     pool.admit(staged, package.sha256, durable=False)
     return ""
 

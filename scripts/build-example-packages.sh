@@ -8,6 +8,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1767225600  # 2026-01-01
 
+# Where packages go: releases/<component>/<version>/packages/, or with --test-fixtures the
+# tests' own packages (a newer arc-ce for the obsoleting test) in tests/data/packages/.
+fixtures=${1:-}
+dest() { if [ "$fixtures" = --test-fixtures ]; then echo "$top/tests/data/packages"; else echo "$top/releases/$1/$2/packages"; fi; }
+
 # rpm NAME VERSION RELEASE COMPONENT RELEASE_DIR_VERSION
 rpm_pkg() {
   local name=$1 version=$2 release=$3 component=$4 dir=$5
@@ -30,8 +35,8 @@ SPEC
   rpmbuild -bb --quiet --define "_topdir $work/rpm" --define "use_source_date_epoch_as_buildtime 1" \
     --define "clamp_mtime_to_source_date_epoch 1" --define "_buildhost example.invalid" \
     "$work/rpm/SPECS/$name.spec" >/dev/null
-  mkdir -p "$top/releases/$component/$dir/packages"
-  cp "$work/rpm/RPMS/noarch/$name-$version-$release.noarch.rpm" "$top/releases/$component/$dir/packages/"
+  mkdir -p "$(dest "$component" "$dir")"
+  cp "$work/rpm/RPMS/noarch/$name-$version-$release.noarch.rpm" "$(dest "$component" "$dir")/"
 }
 
 # deb NAME VERSION COMPONENT RELEASE_DIR_VERSION
@@ -48,10 +53,16 @@ Description: $name, a worked-example package of the staged-rollout controller
  A tiny package standing in for $component in the controller's worked example.
 CONTROL
   find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-  mkdir -p "$top/releases/$component/$dir/packages"
-  dpkg-deb --root-owner-group -Zxz --build "$root" "$top/releases/$component/$dir/packages/${name}_${version}_all.deb" >/dev/null
+  mkdir -p "$(dest "$component" "$dir")"
+  dpkg-deb --root-owner-group -Zxz --build "$root" "$(dest "$component" "$dir")/${name}_${version}_all.deb" >/dev/null
 }
 
+if [ "$fixtures" = --test-fixtures ]; then
+  rpm_pkg arc-ce 6.19.1 1.el9 arc-ce 6.19.1
+  deb_pkg arc-ce 6.19.1-1 arc-ce 6.19.1
+  echo "built into tests/data/packages/"
+  exit 0
+fi
 rpm_pkg argus-pap 1.7.3 1.el9 argus 1.7.3
 rpm_pkg argus-pep 1.7.3 1.el9 argus 1.7.3
 rpm_pkg argus-pap 1.7.4 1.el9 argus 1.7.4

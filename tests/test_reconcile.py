@@ -329,14 +329,18 @@ def test_a_newer_version_reaching_production_obsoletes_the_older_one(story, site
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
     run(story, site, "2026-11-02T11:00:00Z")
     assert seen(site) == only_in("staged-rollout")
-    # 6.19.1: an emergency that skips staged rollout, from a file served by the provider.
+    # 6.19.1: an emergency that skips staged rollout (real 6.19.1 packages, tests/data/packages/).
+    newer_dir = "releases/arc-ce/6.19.1"
+    fixtures = TOP / "tests/data/packages"
     newer = (TOP / ARC / "release.yaml").read_text().replace("6.19.0", "6.19.1").replace(
         "category: minor", "category: emergency\nemergency:\n  justification: Actively exploited flaw, cannot wait.\n"
         "  skip_staged_rollout: true")
-    newer_dir = "releases/arc-ce/6.19.1"
+    for old in (TOP / ARC / "packages").iterdir():
+        data = (fixtures / old.name.replace("6.19.0", "6.19.1")).read_bytes()
+        newer = newer.replace(hashlib.sha256(old.read_bytes()).hexdigest(), hashlib.sha256(data).hexdigest())
+        newer = newer.replace(f"size: {old.stat().st_size}\n", f"size: {len(data)}\n")
     files = {f"{newer_dir}/release.yaml": newer}
-    for package in (TOP / ARC / "packages").iterdir():  # same bytes, renamed: fine for this story
-        files[f"{newer_dir}/packages/{package.name.replace('6.19.0', '6.19.1')}"] = package.read_bytes()
+    files.update({f"{newer_dir}/packages/{p.name}": p.read_bytes() for p in fixtures.iterdir()})
     story.commit("lars", "2026-11-03T09:00:00Z", files)
     story.commit("ines", "2026-11-03T10:00:00Z", {f"{newer_dir}/verification.yaml": verification()})
     story.commit("maria", "2026-11-03T11:00:00Z", {f"{newer_dir}/decision.yaml": {
@@ -382,3 +386,18 @@ def test_the_key_named_in_repos_config_signs(story, site, tmp_path):
     assert f"VALIDSIG {fingerprint}" in verify.stdout
     assert seen(site)[0]["unverified"] == {RPM}
     assert not (site.state / "throwaway-gnupg").exists()
+
+
+def test_a_package_whose_header_is_not_what_the_manifest_says_is_refused(story, site):
+    # The bytes of arc-ce 6.19.1 under the name, checksum and size of a 6.19.0 entry.
+    data = (TOP / "tests/data/packages" / "arc-ce-6.19.1-1.el9.noarch.rpm").read_bytes()
+    old = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm")
+    manifest = (TOP / ARC / "release.yaml").read_text().replace(
+        hashlib.sha256(old.read_bytes()).hexdigest(), hashlib.sha256(data).hexdigest()).replace(
+        f"size: {old.stat().st_size}\n", f"size: {len(data)}\n")
+    files = {**arc_release(), f"{ARC}/release.yaml": manifest, f"{ARC}/packages/{RPM}.noarch.rpm": data}
+    story.commit("lars", "2026-11-02T09:00:00Z", files)
+    outcome = run(story, site, "2026-11-02T10:00:00Z")
+    reason = outcome.failures["arc-ce/6.19.0"]
+    assert "its header says arc-ce 0 6.19.1 1.el9 noarch, the manifest says arc-ce 0 6.19.0 1.el9 noarch" in reason
+    assert not (site.publish / "pool/sha256" / hashlib.sha256(data).hexdigest()[:2]).exists()

@@ -50,3 +50,9 @@ def parse_paragraph(text: str) -> list[tuple[str, str]]:
             key, _, value = line.partition(":")
             fields.append((key.strip(), value.strip()))
     return fields
+
+
+def deb_identity(data: bytes, filename: str) -> tuple[str, str, str]:
+    """(package, version with any epoch, architecture) from a .deb's control file."""
+    fields = dict(control_fields(data, filename))
+    return fields.get("Package", ""), fields.get("Version", ""), fields.get("Architecture", "")

@@ -51,7 +51,3 @@ class Pool:
         if self.root.exists():
             sync_filesystem(self.root)
 
-    def admit_bytes(self, data: bytes, sha256: str, durable: bool = True) -> Path:
-        staged = self.partial(sha256)
-        staged.write_bytes(data)
-        return self.admit(staged, sha256, durable)

@@ -38,6 +38,15 @@ _TAILS = {"primary": "</metadata>\n", "filelists": "</filelists>\n", "other": "<
 _FORMAT = "yum-block-1"
 
 
+def rpm_identity(path: str) -> tuple[str, int, str, str, str]:
+    """(name, epoch, version, release, arch) from an rpm's header."""
+    try:
+        package = cr.package_from_rpm(path, checksum_type=cr.SHA256, location_href="x", changelog_limit=0)
+    except cr.CreaterepoCError as exc:
+        raise ValueError(str(exc)) from None
+    return package.name, int(package.epoch or 0), package.version, package.release, package.arch
+
+
 def href_of(filename: str) -> str:
     return f"Packages/{filename[0].lower()}/{filename}"
 
