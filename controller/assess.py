@@ -104,13 +104,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
 
 def _grace_hours(files: ReleaseFiles, config: Config | None) -> float:
     if files.decision and files.decision.grace_working_days is not None and config:
-        return files.decision.grace_working_days * _day_hours(config)
+        return files.decision.grace_working_days * config.calendar.day_hours
     return config.grace_period.hours if config else 0.0
-
-
-def _day_hours(config: Config) -> float:
-    start, end = config.calendar.day_start, config.calendar.day_end
-    return (int(end[:2]) * 60 + int(end[3:]) - int(start[:2]) * 60 - int(start[3:])) / 60.0
 
 
 def _replay_with_grace(files: ReleaseFiles, certified: datetime, events: list[Event], now: datetime,

@@ -73,7 +73,6 @@ class Replay:
     accepted: dict[str, Event] = field(default_factory=dict)
     reported: dict[str, Event] = field(default_factory=dict)
     refused: list[Problem] = field(default_factory=list)
-    refused_paths: set[str] = field(default_factory=set)
 
 
 def replay(certified: datetime, events: list[Event], now: datetime) -> Replay:
@@ -116,7 +115,6 @@ def _apply(run: Replay, event: Event) -> None:
 
 
 def _refuse(run: Replay, event: Event, why: str) -> None:
-    run.refused_paths.add(event.path)
     run.refused.append(Problem(
         event.path, f"{event.kind.value} arrived while the release was {run.state.value}: {why}",
         _refusal_hint(run, event), rule="order"))

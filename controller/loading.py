@@ -277,15 +277,15 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
     if len(docs) != len(CONFIG_FILES):
         return None, problems
     dist, repos, times, cal, roles = (docs[n] for n in CONFIG_FILES)
-    day_hours = _calendar_day_hours(cal)
+    hours = cal.get("working_hours") or {"start": "00:00", "end": "24:00"}
+    calendar = Calendar(cal["timezone"], tuple(_WEEKDAYS.index(d) for d in cal.get("weekend", ["sat", "sun"])),
+                        tuple(h["date"] for h in cal.get("holidays", ())), hours["start"], hours["end"])
+    day_hours = calendar.day_hours
     timelines = {}
     for cat in Category:
         c = times["categories"][cat.value]
         timelines[cat] = CategoryTimeline(_scaled(c["ingestion"], day_hours), _scaled(c["verification"], day_hours),
                                           _scaled(c["rollout"], day_hours), c.get("min_interval_days", 0))
-    hours = cal.get("working_hours") or {"start": "00:00", "end": "24:00"}
-    calendar = Calendar(cal["timezone"], tuple(_WEEKDAYS.index(d) for d in cal.get("weekend", ["sat", "sun"])),
-                        tuple(h["date"] for h in cal.get("holidays", ())), hours["start"], hours["end"])
     config = Config(
         distribution_name=dist["name"],
         components={name: c["stack"] for name, c in dist["components"].items()},
@@ -312,14 +312,6 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
     )
     problems += _config_references(config)
     return config, problems
-
-
-def _calendar_day_hours(cal: dict) -> float:
-    hours = cal.get("working_hours")
-    if not hours:
-        return 24.0
-    start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (hours["start"], hours["end"]))
-    return max(end - start, 1) / 60.0
 
 
 def _scaled(d: dict, day_hours: float) -> Duration:

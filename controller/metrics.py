@@ -62,7 +62,7 @@ def compute_metrics(world: World, assessment: Assessment, since: date | None, un
                 steps[timer.name]["met" if not timer.is_overdue(now) else "late"] += 1
         if verified is not None and decided is not None and cal is not None and _in(decided, since, until):
             durations[release.category.value].append(working_hours_between(cal, verified, decided))
-    day = (_day_hours(world) or 24.0)
+    day = world.config.calendar.day_hours if world.config else 24.0
     return {
         "period": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
         "sites": {"committed": committed, "active": sorted(s for s, e in sites.items() if e["rollouts"])},
@@ -76,14 +76,6 @@ def compute_metrics(world: World, assessment: Assessment, since: date | None, un
         "steps": {name: {"met": c["met"], "late": c["late"]} for name, c in sorted(steps.items())},
         "rollout_days": {k: round(sum(v) / len(v) / day, 2) for k, v in sorted(durations.items())},
     }
-
-
-def _day_hours(world: World) -> float | None:
-    if world.config is None:
-        return None
-    cal = world.config.calendar
-    start, end = cal.day_start, cal.day_end
-    return (int(end[:2]) * 60 + int(end[3:]) - int(start[:2]) * 60 - int(start[3:])) / 60.0
 
 
 def render_text(m: dict) -> str:

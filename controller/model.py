@@ -263,6 +263,12 @@ class Calendar:
     day_start: str = "00:00"
     day_end: str = "24:00"
 
+    @property
+    def day_hours(self) -> float:
+        """How long a working day is: durations given in working days are this many hours each."""
+        minutes = [int(t[:2]) * 60 + int(t[3:5]) for t in (self.day_start, self.day_end)]
+        return max(minutes[1] - minutes[0], 1) / 60.0
+
 
 @dataclass(frozen=True)
 class Config:
