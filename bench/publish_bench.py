@@ -175,10 +175,10 @@ def publish_step_seconds(publish: Path, state: Path, repo: Path, cold: bool = Fa
     """The yum and apt writers alone on the Unverified channel's content: with the caches warm
     (median of ``runs``), or cold (an empty cache, once)."""
     from controller import app
-    from controller.assess import assess
-    from controller.desired import compute_desired
-    from controller.ingest import ingest_outcomes
-    from controller.model import Channel
+    from controller.core.assess import assess
+    from controller.core.desired import compute_desired
+    from controller.core.ingest import ingest_outcomes
+    from controller.core.model import Channel
     from controller.publish import apt, yum
     from controller.publish.pool import Pool
     from controller.reconcile import _signer

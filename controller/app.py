@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from controller.assess import Assessment, Ingest, assess
+from controller.core.assess import Assessment, Ingest, assess
+from controller.core.ingest import check_committed_packages, ingest_outcomes
+from controller.core.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
+from controller.core.metrics import compute_metrics
+from controller.core.model import World
+from controller.core.timeline import landing
 from controller.errors import Problem
-from controller.ingest import check_committed_packages, ingest_outcomes
-from controller.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
-from controller.metrics import compute_metrics
-from controller.model import World
 from controller.publish.pool import Pool
 from controller.sources import git, gpg
-from controller.timeline import landing
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from controller import __version__, app
-from controller.assess import Assessment, ReleaseStatus
+from controller.core.assess import Assessment, ReleaseStatus
 from controller.errors import BadInput, ControllerError, Problem
 
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "github":
             return _github(args, now)
         if args.command == "codeowners":
-            from controller.codeowners import codeowners
+            from controller.core.codeowners import codeowners
 
             text = codeowners(app.read_world(args.repo, args.at)[0])
             if args.output:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(text, end="")
             return 0
         if args.command == "metrics":
-            from controller.metrics import render_svg, render_text
+            from controller.core.metrics import render_svg, render_text
 
             figures = app.metrics(args.repo, args.at, now, args.since, args.until)
             print(json.dumps(figures, indent=2) if args.format == "json" else render_text(figures))
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.svg.write_text(render_svg(figures["rollout_days"]))
             return 0
         if args.command == "report-template":
-            from controller.report_template import report_template
+            from controller.core.report_template import report_template
 
             print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
             return 0

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller import app
-from controller.errors import Problem
-from controller.model import State
-from controller.public import is_embargoed
-from controller.pullrequests import (
+from controller.core.model import State
+from controller.core.public import is_embargoed
+from controller.core.pullrequests import (
     MARKER,
     acceptances_to_import,
     annotations,
@@ -21,6 +20,7 @@ from controller.pullrequests import (
     state_labels,
     summary_comment,
 )
+from controller.errors import Problem
 from controller.sources import git
 from controller.sources.github import GitHub
 

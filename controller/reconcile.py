@@ -13,26 +13,28 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from controller import app, public, schemas
-from controller.assess import Assessment, Ingest, assess
-from controller.desired import compute_desired
+from controller import app
+from controller.core import public
+from controller.core import schemacheck as schemas
+from controller.core.assess import Assessment, Ingest, assess
+from controller.core.desired import compute_desired
+from controller.core.ingest import check_bytes, identity_problem, ingest_outcomes
+from controller.core.loading import locate
+from controller.core.messages import Message, due_messages
+from controller.core.metrics import compute_metrics, render_svg
+from controller.core.model import Channel, State, World
+from controller.core.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
+from controller.core.policy import Context, evaluate_rules
+from controller.core.timeline import landing
+from controller.core.views import release_views
 from controller.errors import BadInput, ControllerError, Problem
-from controller.ingest import check_bytes, identity_problem, ingest_outcomes
-from controller.loading import locate
-from controller.messages import Message, due_messages
-from controller.metrics import compute_metrics, render_svg
-from controller.model import Channel, State, World
 from controller.notify import outbox
 from controller.notify.mail import Mailer, SmtpSettings
 from controller.notify.render import Renderer
-from controller.plan import RENEW_MARGIN, VALIDITY, Fetch, PublishChannel, plan_channels
-from controller.policy import Context, evaluate_rules
 from controller.publish import apt, clients, debfile, generations, site, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
 from controller.sources.fetch import FetchPolicy, fetch
-from controller.timeline import landing
-from controller.views import release_views
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 
@@ -157,10 +159,7 @@ def _memo_file(state: Path) -> Path:
 
 def _memo_version() -> str:
     """Parse results stay valid while the schemas and the reader are the same."""
-    digest = hashlib.sha256(MEMO_FORMAT.encode())
-    for path in sorted((Path(schemas.__file__).resolve().parent.parent / "schemas").glob("*.json")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(f"{MEMO_FORMAT}:{schemas.schemas_digest()}".encode()).hexdigest()
 
 
 MEMO_FORMAT = "documents-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from controller import app
-from controller.model import State
+from controller.core.model import State
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import subprocess
 from conftest import NOW, manifest, verification
 
 from controller import app
-from controller.loading import PREFIXES
+from controller.core.loading import PREFIXES
 from controller.sources import git
 
 R = "releases/argus/1.8.0"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from controller import app
-from controller.codeowners import codeowners
+from controller.core.codeowners import codeowners
 
 TOP = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ from fake_github import FakeGitHub
 from test_reconcile import ARC, arc_packages, arc_release
 
 from controller import app
+from controller.core.model import State
 from controller.github_sync import check_pull_request, sync_rollouts
-from controller.model import State
 from controller.sources.github import GitHub
 
 KEY = "arc-ce/6.19.0"

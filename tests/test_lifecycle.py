@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.lifecycle import DEFERRED, TRANSITIONS, reachable_states, replay
-from controller.model import Calendar, State
-from controller.timeline import Event, Kind
-from controller.workdays import add_working_hours, working_hours_between
+from controller.core.lifecycle import DEFERRED, TRANSITIONS, reachable_states, replay
+from controller.core.model import Calendar, State
+from controller.core.timeline import Event, Kind
+from controller.core.workdays import add_working_hours, working_hours_between
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from conftest import TOP, report_done, verification
 from servers import FileServer
 
 from controller import app
+from controller.core.model import Channel, State
 from controller.errors import Transient
-from controller.model import Channel, State
 from controller.publish import generations
 from controller.reconcile import Options, reconcile
 from controller.sources.fetch import FetchPolicy

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from controller import app
-from controller.loading import parse_file
-from controller.report_template import report_template
+from controller.core.loading import parse_file
+from controller.core.report_template import report_template
 
 
 def filled(text: str) -> bytes:

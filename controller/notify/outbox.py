@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from controller.core.messages import Message
 from controller.errors import Transient
-from controller.messages import Message
 
 STALE = timedelta(days=7)
 

@@ -15,7 +15,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from controller.desired import Entry, RepoContent
+from controller.core.desired import Entry, RepoContent
 from controller.publish.debfile import control_fields
 from controller.publish.parallel import cached_results
 from controller.publish.signing import Signer

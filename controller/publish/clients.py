@@ -4,7 +4,7 @@ file with the public key inside, so that a site copies one file to use a channel
 
 from __future__ import annotations
 
-from controller.model import Channel, Repository
+from controller.core.model import Channel, Repository
 
 
 def repo_id(repo: Repository, channel: Channel) -> str:

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from controller.core.model import Channel
+from controller.core.plan import Published
 from controller.errors import Transient
-from controller.model import Channel
-from controller.plan import Published
 from controller.publish.durable import sync_filesystem
 
 KEEP = 3  # generations kept besides the current one ...

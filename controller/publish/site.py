@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from controller.core.views import feed_entries
 from controller.notify.render import Renderer
 from controller.publish import generations
-from controller.views import feed_entries
 
 SITE = "site"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import createrepo_c as cr
 
-from controller.desired import Advisory, Entry, RepoContent
+from controller.core.desired import Advisory, Entry, RepoContent
 from controller.publish.parallel import cached_results
 from controller.publish.signing import Signer
 

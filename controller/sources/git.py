@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pygit2
 from pygit2.enums import SortMode
 
+from controller.core.model import Commit, Signature, Snapshot, Touch
 from controller.errors import BadInput
-from controller.model import Commit, Signature, Snapshot, Touch
 
 
 def open_repository(path: str) -> pygit2.Repository:

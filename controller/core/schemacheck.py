@@ -6,39 +6,51 @@ just the validator keyword that failed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from controller.core.yamlio import Document, escape_pointer
 from controller.errors import Problem
-from controller.yamlio import Document, escape_pointer
 
 BASE = "https://rolloutctl.invalid/schemas/"
 KINDS = ("release", "verification", "report", "decision", "withdrawal", "adopter",
          "distribution", "repositories", "timelines", "calendar", "roles")
 
 
-def _schema_files():
-    """schemas/ beside the package in a checkout; the packaged copy in an installed wheel."""
-    checkout = Path(__file__).resolve().parent.parent / "schemas"
-    if checkout.is_dir():
-        return checkout.iterdir()
-    return resources.files("controller.schemas").iterdir()
+def schema_files() -> list:
+    """The shipped schemas, sorted by name: the package data ``controller.schemas`` of an installed
+    wheel, or the top-level schemas/ directory when running from a checkout (where the package
+    ``controller`` is imported from the working tree and has no such subpackage)."""
+    try:
+        folder = resources.files("controller.schemas")
+    except ModuleNotFoundError:
+        folder = resources.files("controller").joinpath("..", "schemas")
+    return sorted((entry for entry in folder.iterdir() if entry.name.endswith(".schema.json")),
+                  key=lambda entry: entry.name)
+
+
+@cache
+def schemas_digest() -> str:
+    """Changes whenever a shipped schema does: caches of checked documents key on it."""
+    digest = hashlib.sha256()
+    for entry in schema_files():
+        digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return digest.hexdigest()
 
 
 @cache
 def _registry() -> tuple[Registry, dict[str, dict]]:
     schemas = {}
-    for entry in _schema_files():
-        if entry.name.endswith(".schema.json"):
-            # Schemas carry no $id so that editors resolve their relative $refs next to the file;
-            # here each gets one so that the same relative $refs resolve inside the registry.
-            schemas[entry.name] = {"$id": BASE + entry.name, **json.loads(entry.read_text("utf-8"))}
+    for entry in schema_files():
+        # Schemas carry no $id so that editors resolve their relative $refs next to the file;
+        # here each gets one so that the same relative $refs resolve inside the registry.
+        schemas[entry.name] = {"$id": BASE + entry.name, **json.loads(entry.read_text("utf-8"))}
     registry = Registry().with_resources(
         (BASE + name, Resource.from_contents(body)) for name, body in schemas.items())
     return registry, schemas

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from controller.model import Calendar
+from controller.core.model import Calendar
 
 _LIMIT_DAYS = 3660  # a timer that needs ten years of calendar is a configuration mistake
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from controller.assess import Assessment
-from controller.model import Category, Channel, Package, Release, Repository, World
-from controller.public import is_embargoed
+from controller.core.assess import Assessment
+from controller.core.model import Category, Channel, Package, Release, Repository, World
+from controller.core.public import is_embargoed
 
 _ANY_ARCH = {"noarch", "all"}
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from posixpath import normpath
 
+from controller.core.model import Category, Commit, Config, Package, ReleaseFiles, Role, World
+from controller.core.versions import major_of
 from controller.errors import Problem
-from controller.model import Category, Commit, Config, Package, ReleaseFiles, Role, World
-from controller.versions import major_of
 
 
 @dataclass(frozen=True)

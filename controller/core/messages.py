@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.assess import Assessment, ReleaseStatus
-from controller.model import Config, Release, State, World
-from controller.public import is_embargoed
-from controller.timeline import Kind
+from controller.core.assess import Assessment, ReleaseStatus
+from controller.core.model import Config, Release, State, World
+from controller.core.public import is_embargoed
+from controller.core.timeline import Kind
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from controller import schemas
-from controller.errors import Problem
-from controller.model import (
+from controller.core import schemacheck as schemas
+from controller.core.model import (
     Adopter,
     Calendar,
     Category,
@@ -36,7 +35,8 @@ from controller.model import (
     Withdrawal,
     World,
 )
-from controller.yamlio import Document, YamlError, read_yaml
+from controller.core.yamlio import Document, YamlError, read_yaml
+from controller.errors import Problem
 
 PREFIXES = ("releases/", "adopters/", "repos-config/")
 KEYS_DIR = "repos-config/keys/"

@@ -10,8 +10,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.model import Category, Commit, ReleaseFiles, Snapshot, Touch
-from controller.yamlio import YamlError, read_yaml
+from controller.core.model import Category, Commit, ReleaseFiles, Snapshot, Touch
+from controller.core.yamlio import YamlError, read_yaml
 
 
 class Kind(enum.Enum):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controller.assess import Assessment
-from controller.model import State, World
-from controller.public import public_keys
-from controller.workdays import working_hours_between
+from controller.core.assess import Assessment
+from controller.core.model import State, World
+from controller.core.public import public_keys
+from controller.core.workdays import working_hours_between
 
 
 def release_views(world: World, assessment: Assessment, now: datetime) -> list[dict]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
+from controller.core.model import World
 from controller.errors import BadInput
-from controller.model import World
 
 _RPM_ARCHES = {"x86_64", "aarch64", "ppc64le", "s390x"}
 _DEB_ARCHES = {"amd64", "arm64", "ppc64el"}

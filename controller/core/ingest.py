@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from controller.assess import Ingest
-from controller.model import Package, World
-from controller.timeline import landed_at, landing
+from controller.core.assess import Ingest
+from controller.core.model import Package, World
+from controller.core.timeline import landed_at, landing
 
 
 def check_bytes(package: Package, data: bytes) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controller.desired import ChannelContent
-from controller.model import Channel, Package
+from controller.core.desired import ChannelContent
+from controller.core.model import Channel, Package
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime
 
-from controller.assess import Assessment
-from controller.model import World
-from controller.public import public_keys
-from controller.timeline import Kind
-from controller.workdays import working_hours_between
+from controller.core.assess import Assessment
+from controller.core.model import World
+from controller.core.public import public_keys
+from controller.core.timeline import Kind
+from controller.core.workdays import working_hours_between
 
 
 def _in(moment: datetime | None, since: date | None, until: date | None) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controller.assess import Assessment
-from controller.model import Release, State, World
+from controller.core.assess import Assessment
+from controller.core.model import Release, State, World
 
 _RUNNING = {State.ROLLING_OUT, State.DONE, State.APPROVED}
 

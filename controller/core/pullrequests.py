@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controller.core.model import Role, State, World
+from controller.core.policy import CONTROLLER_TRAILER, role_for_path
 from controller.errors import Problem
-from controller.model import Role, State, World
-from controller.policy import CONTROLLER_TRAILER, role_for_path
 
 MARKER = "<!-- rolloutctl summary -->"
 _ROLE_TEXT = {Role.PROVIDER: "the provider team of {scope}", Role.TECHNOLOGY_UNIT: "the technology unit",

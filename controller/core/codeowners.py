@@ -5,7 +5,7 @@ site's admins its reports, the managers decisions. Pure text.
 
 from __future__ import annotations
 
-from controller.model import Config, World
+from controller.core.model import Config, World
 
 
 def _logins(config: Config, keys) -> list[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from controller.core.model import State
+from controller.core.timeline import Event, Kind
 from controller.errors import Problem
-from controller.model import State
-from controller.timeline import Event, Kind
 
 S, K = State, Kind
 

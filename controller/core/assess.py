@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from controller.core.lifecycle import CHANNEL_OF, Replay, replay
+from controller.core.model import Category, Config, ReleaseFiles, State, World
+from controller.core.policy import Context, evaluate_rules
+from controller.core.timeline import Event, Kind, file_events
+from controller.core.versions import compare_versions
+from controller.core.workdays import add_working_hours
 from controller.errors import Problem
-from controller.lifecycle import CHANNEL_OF, Replay, replay
-from controller.model import Category, Config, ReleaseFiles, State, World
-from controller.policy import Context, evaluate_rules
-from controller.timeline import Event, Kind, file_events
-from controller.versions import compare_versions
-from controller.workdays import add_working_hours
 
 
 @dataclass(frozen=True)
