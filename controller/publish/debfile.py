@@ -1,5 +1,9 @@
-"""Reading a .deb's control paragraph without dpkg: an ar archive holding control.tar.{gz,xz,zst}.
-Pure over bytes; used to write apt's Packages index.
+"""Reading a .deb's control paragraph: the ar archive and the control fields through python-debian,
+the control.tar member (gzip, xz, zstd or plain) decompressed here under a bound. The only user of
+python-debian and zstandard; used to check a package's identity and to write apt's Packages index.
+
+A package is untrusted input: its control member is small in every real package, so one that
+expands past a fixed size, or far beyond its compressed size, is refused before it is held in memory.
 """
 
 from __future__ import annotations
@@ -7,49 +11,104 @@ from __future__ import annotations
 import io
 import lzma
 import tarfile
+import zlib
+from dataclasses import dataclass
+
+import zstandard
+from debian import arfile, deb822
 
 from controller.errors import BadInput
 
-
-def _members(data: bytes):
-    if not data.startswith(b"!<arch>\n"):
-        raise ValueError("not an ar archive")
-    offset = 8
-    while offset + 60 <= len(data):
-        header = data[offset:offset + 60]
-        name = header[:16].decode().strip().rstrip("/")
-        size = int(header[48:58].decode().strip())
-        yield name, data[offset + 60: offset + 60 + size]
-        offset += 60 + size + (size % 2)
+CHUNK = 1 << 16
 
 
-def control_fields(data: bytes, filename: str) -> list[tuple[str, str]]:
-    """The control file's fields, in order, with multi-line values kept as written."""
+@dataclass(frozen=True)
+class Bound:
+    """How far a control member may expand: never past ``limit`` bytes, and past ``small`` bytes
+    only while it stays within ``ratio`` times its compressed size."""
+
+    limit: int = 64 << 20
+    small: int = 1 << 20
+    ratio: int = 20  # past the first megabyte only md5sums grow, and they pack 2 to 4 times
+
+    def allowed(self, compressed: int) -> int:
+        return min(self.limit, max(self.small, self.ratio * compressed))
+
+
+BOUND = Bound()
+_HINT = "is it a Debian package? Rebuild it with dpkg-deb"
+
+
+def _inflate_gzip(data: bytes, most: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+    out = bytearray(inflater.decompress(data, most + 1))
+    while inflater.unconsumed_tail and len(out) <= most:
+        out += inflater.decompress(inflater.unconsumed_tail, most + 1 - len(out))
+    return bytes(out)
+
+
+def _inflate_xz(data: bytes, most: int) -> bytes:
+    inflater = lzma.LZMADecompressor()
+    out = bytearray(inflater.decompress(data, most + 1))
+    while not inflater.eof and not inflater.needs_input and len(out) <= most:
+        out += inflater.decompress(b"", most + 1 - len(out))
+    return bytes(out)
+
+
+def _inflate_zstd(data: bytes, most: int) -> bytes:
+    out = bytearray()
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
+        while len(out) <= most and (chunk := reader.read(min(CHUNK, most + 1 - len(out)))):
+            out += chunk
+    return bytes(out)
+
+
+_INFLATE = {".gz": _inflate_gzip, ".xz": _inflate_xz, ".zst": _inflate_zstd, "": lambda data, most: data[:most + 1]}
+
+
+def _control_tar(data: bytes, filename: str, bound: Bound) -> bytes:
     try:
-        for name, body in _members(data):
-            if name.startswith("control.tar"):
-                if name.endswith(".xz"):
-                    body, mode = lzma.decompress(body), "r:"
-                else:
-                    mode = "r:gz" if name.endswith(".gz") else "r:"
-                with tarfile.open(fileobj=io.BytesIO(body), mode=mode) as tar:
-                    member = next(m for m in tar.getmembers() if m.name.lstrip("./") == "control")
-                    return parse_paragraph(tar.extractfile(member).read().decode())
-    except (ValueError, StopIteration, tarfile.TarError, lzma.LZMAError, KeyError) as exc:
-        raise BadInput(f"{filename}: cannot read its control file ({exc})", "is it a Debian package?") from None
-    raise BadInput(f"{filename}: no control.tar member", "is it a Debian package?")
+        archive = arfile.ArFile(fileobj=io.BytesIO(data))
+    except (arfile.ArError, ValueError, OSError) as exc:
+        raise BadInput(f"{filename}: not an ar archive ({exc})", _HINT) from None
+    members = [m for m in archive.getnames() if m.startswith("control.tar")]
+    if not members:
+        raise BadInput(f"{filename}: no control.tar member", _HINT)
+    name = members[0]
+    suffix = name.removeprefix("control.tar")
+    if suffix not in _INFLATE:
+        raise BadInput(f"{filename}: {name} is compressed in a way dpkg does not write", _HINT)
+    member = archive.getmember(name)
+    packed = member.read()
+    if len(packed) != member.size:
+        raise BadInput(f"{filename}: {name} is cut short ({len(packed)} of {member.size} bytes)", _HINT)
+    most = bound.allowed(len(packed))
+    try:
+        body = _INFLATE[suffix](packed, most)
+    except (zlib.error, lzma.LZMAError, zstandard.ZstdError, EOFError) as exc:
+        raise BadInput(f"{filename}: {name} is damaged ({exc})", _HINT) from None
+    if len(body) > most:
+        raise BadInput(f"{filename}: {name} expands past {most} bytes ({len(packed)} compressed; at most "
+                       f"{bound.ratio} times that, and never more than {bound.limit}): refused as a "
+                       "decompression bomb", "a real control member is a few kilobytes; rebuild the package")
+    return body
 
 
-def parse_paragraph(text: str) -> list[tuple[str, str]]:
-    fields: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        if line.startswith((" ", "\t")) and fields:
-            key, value = fields[-1]
-            fields[-1] = (key, value + "\n" + line)
-        elif ":" in line:
-            key, _, value = line.partition(":")
-            fields.append((key.strip(), value.strip()))
-    return fields
+def control_fields(data: bytes, filename: str, bound: Bound = BOUND) -> list[tuple[str, str]]:
+    """The control file's fields, in order, with multi-line values kept as written."""
+    body = _control_tar(data, filename, bound)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as tar:
+            member = next((m for m in tar.getmembers() if m.name.removeprefix("./") == "control"), None)
+            if member is None or not member.isfile():
+                raise BadInput(f"{filename}: its control.tar has no control file", _HINT)
+            text = tar.extractfile(member).read()
+    except tarfile.TarError as exc:
+        raise BadInput(f"{filename}: cannot read its control.tar ({exc})", _HINT) from None
+    paragraph = deb822.Deb822(text.decode("utf-8", errors="replace"))
+    if not paragraph:
+        raise BadInput(f"{filename}: its control file has no fields", _HINT)
+    return list(paragraph.items())
 
 
 def deb_identity(data: bytes, filename: str) -> tuple[str, str, str]:
