@@ -175,19 +175,19 @@ def publish_step_seconds(publish: Path, state: Path, repo: Path, cold: bool = Fa
     """The yum and apt writers alone on the Unverified channel's content: with the caches warm
     (median of ``runs``), or cold (an empty cache, once)."""
     from controller import app
+    from controller.apply.channels import make_signer
     from controller.core.assess import assess
     from controller.core.desired import compute_desired
     from controller.core.ingest import ingest_outcomes
     from controller.core.model import Channel
     from controller.publish import apt, yum
     from controller.publish.pool import Pool
-    from controller.reconcile import _signer
 
     world, _ = app.read_world(str(repo), "HEAD")
     pool = Pool(publish / "pool")
     assessment = assess(world, datetime.fromisoformat(NOW), ingest_outcomes(world, pool.contents().__contains__, {}))
     content = compute_desired(world, assessment, datetime.fromisoformat(NOW))[Channel.UNVERIFIED]
-    signer = _signer(world, type("O", (), {"state": state, "gnupg_home": None})(), [])
+    signer = make_signer(world, None, state, [])
     found = {}
     for repo_content in content.repos:
         samples = []

@@ -20,7 +20,8 @@ from controller import app
 from controller.core.model import Channel, State
 from controller.errors import Transient
 from controller.publish import generations
-from controller.reconcile import Options, reconcile
+from controller.notify.mail import SmtpSettings
+from controller.reconcile import Options, make_plan, reconcile
 from controller.sources.fetch import FetchPolicy
 
 ARC = "releases/arc-ce/6.19.0"
@@ -401,3 +402,16 @@ def test_a_package_whose_header_is_not_what_the_manifest_says_is_refused(story, 
     reason = outcome.failures["arc-ce/6.19.0"]
     assert "its header says arc-ce 0 6.19.1 1.el9 noarch, the manifest says arc-ce 0 6.19.0 1.el9 noarch" in reason
     assert not (site.publish / "pool/sha256" / hashlib.sha256(data).hexdigest()[:2]).exists()
+
+
+def test_plan_names_every_action_and_writes_nothing(story, tmp_path):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    publish, state = tmp_path / "public", tmp_path / "state"
+    planned = make_plan(Options(str(story.path), "HEAD", at("2026-11-02T10:00:00Z"), publish, state,
+                                smtp=SmtpSettings("127.0.0.1", 9)))
+    lines = planned.plan.describe()
+    assert f"fetch {RPM}.noarch.rpm for arc-ce/6.19.0 from packages/{RPM}.noarch.rpm" in lines
+    assert {"write status.json", "write beta.json"} <= set(lines)
+    assert any(line.startswith("publish unverified: first publication") for line in lines)
+    assert any(line.startswith("publish the site:") for line in lines)
+    assert not publish.exists() and not state.exists()  # not even the parse cache

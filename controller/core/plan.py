@@ -1,5 +1,6 @@
-"""Desired channels against what is published: an ordered list of small, describable actions.
-Pure: the published side arrives as plain values read by the publish adapter.
+"""Desired state against what is published and remembered: one frozen plan of small, describable
+actions (fetches, channel generations, the site, status.json and beta.json, messages) that apply
+carries out in order. Pure: the published side arrives as plain values read by the adapters.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from controller.core.desired import ChannelContent
+from controller.core.messages import Message
 from controller.core.model import Channel, Package
 
 
@@ -78,3 +80,62 @@ def plan_channels(desired: dict[Channel, ChannelContent], published: dict[Channe
 
 def _sorted(files: dict[str, set[str]]) -> dict[str, list[str]]:
     return {repo: sorted(names) for repo, names in files.items() if names}
+
+
+@dataclass(frozen=True)
+class WriteDocument:
+    """A public JSON document (status.json, beta.json) whose content changed."""
+
+    name: str
+    text: str
+
+    def describe(self) -> str:
+        return f"write {self.name}"
+
+
+@dataclass(frozen=True)
+class PublishSite:
+    """The pages and feeds, switched as a whole when any of them changed."""
+
+    digest: str
+    files: tuple[tuple[str, str], ...]  # (relative path, text)
+
+    def describe(self) -> str:
+        return f"publish the site: {len(self.files)} pages, feeds and plots"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every action of a run, in the order apply carries them out. Channel, document and site
+    actions assume the fetches succeed; apply plans again only when one fails."""
+
+    fetches: tuple[Fetch, ...] = ()
+    channels: tuple[PublishChannel, ...] = ()
+    documents: tuple[WriteDocument, ...] = ()
+    site: PublishSite | None = None
+    messages: tuple[Message, ...] = ()  # due and not yet in the ledger (sent now, or recorded as stale)
+    state_changes: tuple[tuple[str, str | None, str], ...] = ()  # (release, state before, state after)
+
+    def describe(self) -> list[str]:
+        lines = [f.describe() for f in self.fetches]
+        lines += [a.describe() for a in self.channels]
+        lines += [d.describe() for d in self.documents]
+        if self.site is not None:
+            lines.append(self.site.describe())
+        lines += [f"mail {m.key}: {m.subject}" for m in self.messages]
+        return lines
+
+
+def plan_documents(wanted: dict[str, str], published: dict[str, str | None]) -> tuple[WriteDocument, ...]:
+    """The documents whose text differs from what is published."""
+    return tuple(WriteDocument(name, text) for name, text in sorted(wanted.items()) if published.get(name) != text)
+
+
+def plan_site(files: dict[str, str], digest: str, published_digest: str | None) -> PublishSite | None:
+    return None if digest == published_digest else PublishSite(digest, tuple(sorted(files.items())))
+
+
+def state_changes(previous: dict[str, str], current: dict[str, str]) -> tuple[tuple[str, str | None, str], ...]:
+    """(release, state before, state after) for every release whose public state moved."""
+    return tuple((key, previous.get(key), state) for key, state in sorted(current.items())
+                 if previous.get(key) != state)

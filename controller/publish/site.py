@@ -42,12 +42,20 @@ def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str
     return files
 
 
-def publish_site(publish: Path, files: dict[str, str]) -> bool:
-    """Switch the site to these files if they differ from what is published; True if switched."""
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+def site_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def published_digest(publish: Path) -> str | None:
+    """The digest of the site as published, None when there is none (or it cannot be read)."""
     manifest = generations.channel_link(publish, SITE) / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("digest") == digest:
-        return False
+    if not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text()).get("digest")
+
+
+def publish_site(publish: Path, files: dict[str, str], digest: str) -> None:
+    """Switch the site to these files as one new generation."""
     generation = generations.new_generation(publish, SITE, digest)
     for relpath, text in files.items():
         target = generation / relpath
@@ -56,4 +64,3 @@ def publish_site(publish: Path, files: dict[str, str]) -> bool:
     (generation / "manifest.json").write_text(json.dumps({"digest": digest}) + "\n")
     generations.switch(publish, SITE, generation)
     generations.prune(publish, SITE)
-    return True

@@ -1,0 +1,143 @@
+"""Carrying out a plan, step by step, each recorded in the journal as it finishes: fetches, then
+the channels, the public documents, the site, the messages; last, what the next run needs to
+know to stop at once when nothing can have changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from controller import app
+from controller.apply import channels as channel_step
+from controller.apply import state as remembered
+from controller.apply.ingest import ingest
+from controller.core.messages import Message
+from controller.core.model import Channel
+from controller.core.plan import RENEW_MARGIN
+from controller.notify import outbox
+from controller.notify.mail import Mailer
+from controller.publish import generations, site
+from controller.publish.pool import Pool
+
+if TYPE_CHECKING:
+    from controller.reconcile import Options, Planned
+
+
+@dataclass
+class Outcome:
+    plan: Planned | None  # None: the run saw at once that nothing could have changed
+    fetched: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)  # keys of the messages sent
+
+    @property
+    def changed(self) -> bool:
+        return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes)
+
+
+def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned]) -> Outcome:
+    """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool."""
+    world = planned.world
+    journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id)
+    pool = Pool(options.publish / "pool")
+    failures = remembered.read_failures(options.state)
+    fetched, failed = ingest(world, planned.fetches, pool, failures, options.fetch_policy, options.now.isoformat(),
+                             options.progress)
+    remembered.write_failures(options.state, failures)
+    if planned.fetches:
+        result = f"{len(failed)} release(s) failed" if failed else "done"
+        journal.done(f"fetch {len(planned.fetches)} package(s)", result)
+    if failed:
+        planned = replan(planned, options)
+    outcome = Outcome(planned, fetched, failed)
+    plan = planned.plan
+    url = planned.base_url
+    if plan.channels:
+        signer = channel_step.make_signer(world, options.gnupg_home, options.state, outcome.notes)
+        for action in plan.channels:
+            options.progress(f"publishing {action.channel.value}")
+            channel_step.publish_channel(action, world, pool, signer, options.publish, options.state / "cache",
+                                         options.now, url, options.before_switch)
+            journal.done(f"publish {action.channel.value}")
+    for document in plan.documents:
+        _write_text(options.publish / document.name, document.text)
+        journal.done(document.describe())
+    if plan.site is not None:
+        site.publish_site(options.publish, dict(plan.site.files), plan.site.digest)
+        outcome.notes.append(f"pages and feeds updated under {options.publish / site.SITE}/")
+        journal.done(plan.site.describe())
+    if options.smtp is not None:
+        outcome.notified, failure = _notify(planned, list(plan.messages), url, options)
+        if failure:
+            outcome.notes.append(f"notifications wait in the outbox: {failure}")
+        if plan.messages:
+            journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
+    _remember(options, planned, failures)
+    return outcome
+
+
+def _write_text(path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _notify(planned: Planned, due: list[Message], url: str, options: Options) -> tuple[list[str], str]:
+    world = planned.world
+    base = url.rstrip("/")
+
+    def render(message: Message) -> str:
+        key = message.context["key"]
+        urls = [f"{base}/staged-rollout/{r.name}.{'repo' if r.format == 'yum' else 'sources'}"
+                for r in world.config.repositories
+                if any(p.platform == r.platform for p in world.releases[key].release.packages)]
+        page = None if message.context.get("embargoed") else f"{base}/site/releases/{key.replace('/', '-')}.html"
+        return planned.renderer.render(message.template, client_urls=urls, page_url=page, **message.context)
+
+    return outbox.deliver(options.state, due, options.now, render, lambda: Mailer(options.smtp))
+
+
+# --- skipping a run that cannot change anything --------------------------------------------------
+
+
+def _remember(options: Options, planned: Planned, failures: dict) -> None:
+    """What the next run needs to know that nothing can have changed since this one."""
+    renew = [p.valid_until - RENEW_MARGIN for c in Channel
+             if (p := generations.read_published(options.publish, c)) and p.valid_until]
+    until = [t for t in (planned.assessment.next_change, min(renew, default=None)) if t is not None]
+    remembered.write_last_run(options.state, {
+        "commit": planned.world.snapshot.head.id,
+        "rev": options.rev,
+        "now": options.now.isoformat(),
+        "valid_until": min(until).isoformat() if until else None,
+        "pending_failures": bool(failures) or bool(options.smtp and outbox.read_ledger(options.state).pending),
+        "pool": _pool_marker(options.publish),
+        "channels": {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel},
+    })
+
+
+def _pool_marker(publish) -> float:
+    folder = publish / "pool" / "sha256"
+    return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0) if folder.is_dir() else 0.0
+
+
+def nothing_changed(options: Options) -> bool:
+    last = remembered.read_last_run(options.state)
+    if last is None or last["pending_failures"] or last["rev"] != options.rev:
+        return False
+    if last["valid_until"] is not None and options.now >= datetime.fromisoformat(last["valid_until"]):
+        return False
+    if options.now < datetime.fromisoformat(last["now"]):
+        return False  # replaying an earlier day
+    if last["pool"] != _pool_marker(options.publish):
+        return False
+    channels = {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel}
+    if channels != last["channels"]:
+        return False
+    return app.head_commit(options.repo, options.rev) == last["commit"]
