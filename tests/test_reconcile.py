@@ -19,8 +19,8 @@ from servers import FileServer
 from controller import app
 from controller.core.model import Channel, State
 from controller.errors import Transient
-from controller.publish import generations
 from controller.notify.mail import SmtpSettings
+from controller.publish import generations
 from controller.reconcile import Options, make_plan, reconcile
 from controller.sources.fetch import FetchPolicy
 
