@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--branch", default="main", help="the branch acceptances are committed to (sync)")
     g.add_argument("--github-repo", default=os.environ.get("GITHUB_REPOSITORY"), help="owner/name")
     g.add_argument("--github-api", default=os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+    g.add_argument("--head-sha", metavar="SHA", help="report only if the pull request's head is still SHA (check)")
     g.add_argument("--base-url", default="", help="where the channels are served, for rollout PR bodies")
+    g.add_argument("--merge-method", choices=("merge", "rebase"), default="merge",
+                   help="how the pull requests carrying imported acceptances are merged (sync)")
     g.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
 
     o = sub.add_parser("codeowners", help="write a CODEOWNERS file from roles.yaml and adopters/")
@@ -170,16 +173,23 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
     if args.action == "check":
         if args.pr is None:
             raise BadInput("github check needs --pr NUMBER", "pass the pull request number")
-        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now)
+        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now, args.head_sha)
+        if problems is None:
+            print(f"rolloutctl: pull request #{args.pr} has moved on from {args.head_sha}; its newer run reports",
+                  file=sys.stderr)
+            return 0
         for p in problems:
             print(f"{p.render()} [{p.rule}]")
         print(f"{len(problems)} problem(s) in pull request #{args.pr}", file=sys.stderr)
         return 1 if problems else 0
-    outcome = sync_rollouts(args.repo, args.branch, github, now, args.base_url)
+    outcome = sync_rollouts(args.repo, args.branch, github, now, args.base_url, args.merge_method)
     for key in outcome.opened:
         print(f"opened the rollout pull request of {key}")
     for item in outcome.imported:
-        print(f"imported the acceptance of {item.split()[1]} for {item.split()[0]} (push {args.branch} to record it)")
+        print(f"recorded the acceptance of {item.split()[1]} for {item.split()[0]} on {args.branch}")
+    for item in outcome.waiting:
+        print(f"acceptance of {item} (make the controller a bypass actor of {args.branch}'s rules, or merge it)",
+              file=sys.stderr)
     for key in outcome.closed:
         print(f"closed the rollout pull request of {key}")
     return 0

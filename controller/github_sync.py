@@ -1,7 +1,9 @@
 """The GitHub jobs: check a pull request (validate, GitHub identities, check run, summary comment),
 and keep each release's rollout pull request in step with git (opened once, labels following the
-state, approvals imported as acceptances committed by the controller, closed by the decision).
-Wires the GitHub adapter and the git writer to the pure core; prints nothing.
+state, approvals imported as acceptances, closed by the decision). An acceptance lands the way a
+protected main allows: a commit by the controller's identity on its own branch, in a pull request
+the controller merges (as a bypass actor of main's rules, or once those rules are met).
+Wires the GitHub adapter to the pure core; prints nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from controller.core.pullrequests import (
     state_labels,
     summary_comment,
 )
-from controller.errors import Problem
-from controller.sources import git
+from controller.errors import BadInput, Problem
 from controller.sources.github import GitHub
 
 _OPEN = {State.VERIFIED, State.ROLLING_OUT, State.DONE}
@@ -29,8 +30,16 @@ _CLOSE = {State.APPROVED, State.PRODUCTION, State.REJECTED, State.OBSOLETED, Sta
 
 
 def check_pull_request(repo_path: str, rev: str, base: str, number: int, github: GitHub,
-                       now: datetime) -> list[Problem]:
+                       now: datetime, head_sha: str | None = None) -> list[Problem] | None:
+    """Validate pull request ``number`` (its commits are ``rev`` in the local repository), report a
+    check run and the summary comment. With ``head_sha``, the commit a workflow run was started for:
+    None, reporting nothing, when the pull request has moved on since (its newer run reports)."""
+    if head_sha is not None and app.head_commit(repo_path, rev) != head_sha:
+        raise BadInput(f"{rev} is not the commit {head_sha} to report on",
+                       "fetch the pull request's head (refs/pull/N/head) and pass it as --at")
     pull = github.pull_request(number)
+    if head_sha is not None and pull.head_sha != head_sha:
+        return None
     validation = app.validate(repo_path, rev, now, base)
     world, _ = app.read_world(repo_path, rev)
     problems = validation.problems + authorize(world, pull.author, [login for _, login, _ in pull.commits],
@@ -45,7 +54,8 @@ def check_pull_request(repo_path: str, rev: str, base: str, number: int, github:
 @dataclass
 class SyncOutcome:
     opened: list[str] = field(default_factory=list)
-    imported: list[str] = field(default_factory=list)  # "component/version site"
+    imported: list[str] = field(default_factory=list)  # "component/version site": merged into the branch
+    waiting: list[str] = field(default_factory=list)  # "component/version site: why its merge waits"
     closed: list[str] = field(default_factory=list)
 
 
@@ -53,9 +63,13 @@ def branch_of(key: str) -> str:
     return "rollout/" + key.replace("/", "-")
 
 
-def sync_rollouts(repo_path: str, branch: str, github: GitHub, now: datetime, base_url: str = "") -> SyncOutcome:
+def acceptance_branch(key: str, site: str) -> str:
+    return f"acceptance/{key.replace('/', '-')}/{site}"
+
+
+def sync_rollouts(repo_path: str, branch: str, github: GitHub, now: datetime, base_url: str = "",
+                  merge_method: str = "merge") -> SyncOutcome:
     outcome = SyncOutcome()
-    repo = git.open_repository(repo_path)
     assessment = app.status(repo_path, branch, now)
     world, _ = app.read_world(repo_path, branch)
     controller = world.config.controller if world.config else None
@@ -71,12 +85,22 @@ def sync_rollouts(repo_path: str, branch: str, github: GitHub, now: datetime, ba
         if number is None:
             continue
         github.set_labels(number, state_labels(status.state))
-        if status.state in _OPEN and controller is not None:
-            for acceptance in acceptances_to_import(world, key, github.approvals(number)):
-                git.commit_files(repo, branch, {acceptance.path: f"site: {acceptance.site}\nstatus: rolling-out\n"
-                                                .encode()}, controller.name, controller.emails[0],
-                                 acceptance.message(key), now)
-                outcome.imported.append(f"{key} {acceptance.site}")
+        if status.state in _OPEN:
+            approvals = github.approvals(number)
+            for acceptance in acceptances_to_import(world, key, approvals):
+                if controller is None:
+                    outcome.waiting.append(f"{key} {acceptance.site}: repos-config/roles.yaml names no controller "
+                                           "identity to record it with (add controller: name and emails)")
+                    continue
+                landing = github.land_file(acceptance_branch(key, acceptance.site), acceptance.path,
+                                           f"site: {acceptance.site}\nstatus: rolling-out\n".encode(),
+                                           acceptance.message(key), (controller.name, controller.emails[0]), now,
+                                           base=branch, merge_method=merge_method)
+                if landing.merged:
+                    outcome.imported.append(f"{key} {acceptance.site}")
+                else:
+                    outcome.waiting.append(f"{key} {acceptance.site}: pull request #{landing.number} waits: "
+                                           f"{landing.reason}")
         if status.state in _CLOSE and github.pull_request(number).state == "open":
             github.close_pull(number)
             outcome.closed.append(key)

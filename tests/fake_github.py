@@ -1,19 +1,33 @@
 """A small fake of GitHub's REST API on loopback: only the endpoints the adapter uses, answering as
 GitHub does (status codes, Link pagination, rate-limit headers, url fields that point back at it).
-It cannot stand in for GitHub anywhere else; it exists because tests have no network."""
+It cannot stand in for GitHub anywhere else; it exists because tests have no network.
+
+Given a real git repository (``git_dir``), its branches are that repository's: files committed
+through the contents API and merges of pull requests are real commits there. A protected branch
+(``protect``) refuses direct updates and accepts merges of pull requests that meet its rules, or
+that a bypass actor makes, as a ruleset whose bypass is granted for pull requests only."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import subprocess
+import tempfile
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 
 class FakeGitHub:
-    def __init__(self, owner: str = "umd", name: str = "releases"):
+    def __init__(self, owner: str = "umd", name: str = "releases", git_dir=None):
         self.full = f"{owner}/{name}"
+        self.git = Git(git_dir) if git_dir is not None else None
+        self.tokens = {"secret-token": "rolloutctl-bot"}  # token -> the login it acts as
+        self.protected: dict[str, dict] = {}  # branch -> its rules (see protect)
+        self.clock: str | None = None  # the date of merge commits (ISO 8601); None: now
         self.pulls: dict[int, dict] = {}
         self.comments: dict[int, dict] = {}
         self.check_runs: dict[int, dict] = {}
@@ -63,11 +77,13 @@ class FakeGitHub:
                                    if ok else {"message": "A JSON web token could not be decoded"})
                         fake.installations.append(int(m.group(1)))
                         return
-                    if self.headers.get("Authorization") != "token secret-token":
+                    actor = fake.tokens.get((self.headers.get("Authorization") or "").removeprefix("token "))
+                    if actor is None:
                         self._send(401, {"message": "Bad credentials"})
                         return
                     try:
-                        status, body, headers = fake.handle(method, url.path, parse_qs(url.query), self._body())
+                        status, body, headers = fake.handle(method, url.path, parse_qs(url.query), self._body(),
+                                                            actor)
                     except KeyError:
                         status, body, headers = 404, {"message": "Not Found"}, {}
                 self._send(status, body, headers)
@@ -83,6 +99,9 @@ class FakeGitHub:
 
             def do_PUT(self):
                 self._route("PUT")
+
+            def do_DELETE(self):
+                self._route("DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -107,6 +126,60 @@ class FakeGitHub:
         self.next_id += 1
         self.pulls[number]["reviews"].append({"id": self.next_id, "login": login, "state": "APPROVED"})
 
+    def protect(self, branch: str = "main", bypass: tuple[str, ...] = (), checks: tuple[str, ...] = (),
+                approvals: int = 1) -> None:
+        """Changes reach ``branch`` only through pull requests with ``approvals`` approving reviews and
+        a successful check run for each of ``checks``; the ``bypass`` logins may merge without them."""
+        self.protected[branch] = {"bypass": set(bypass), "checks": tuple(checks), "approvals": approvals}
+
+    # --- branches: the git repository's, or a table --------------------------------------------------
+
+    def ref(self, name: str) -> str:
+        if self.git is None:
+            return self.refs[name]
+        sha = self.git.run("rev-parse", "--verify", "--quiet", f"refs/{name}^{{commit}}", check=False)
+        if not sha:
+            raise KeyError(name)
+        return sha
+
+    def set_ref(self, name: str, sha: str) -> None:
+        if self.git is None:
+            self.refs[name] = sha
+        else:
+            self.git.run("update-ref", f"refs/{name}", sha)
+
+    def has_ref(self, name: str) -> bool:
+        try:
+            self.ref(name)
+        except KeyError:
+            return False
+        return True
+
+    def _now(self) -> str:
+        return self.clock or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _refused(self, branch: str) -> tuple[int, dict, dict] | None:
+        if branch in self.protected:
+            return 409, {"message": "Repository rule violations found\n\nChanges must be made through a pull "
+                                    "request.", "status": "409"}, {}
+        return None
+
+    def _merge_refusal(self, number: int, actor: str) -> str:
+        pull = self.pulls[number]
+        rules = self.protected.get("main")
+        if rules is None or actor in rules["bypass"]:
+            return ""
+        reasons = []
+        approving = {r["login"] for r in pull["reviews"] if r["state"] == "APPROVED" and r["login"] != pull["author"]}
+        if len(approving) < rules["approvals"]:
+            reasons.append(f"At least {rules['approvals']} approving review is required by reviewers with write "
+                           "access.")
+        for check in rules["checks"]:
+            if not any(run.get("name") == check and run.get("head_sha") == pull["head"]
+                       and run.get("conclusion") == "success" for run in self.check_runs.values()):
+                reasons.append(f'Required status check "{check}" is expected.')
+        return "Repository rule violations found\n\n" + "\n".join(reasons) if reasons else ""
+
     # --- the API ---------------------------------------------------------------------------------
 
     def _repo_url(self) -> str:
@@ -122,7 +195,8 @@ class FakeGitHub:
                 "html_url": f"https://github.example/{self.full}/pull/{number}",
                 "issue_url": f"{self._repo_url()}/issues/{number}",
                 "head": {"sha": p["head"], "ref": p["head_ref"]},
-                "base": {"ref": "main", "sha": self.refs["heads/main"]},
+                "base": {"ref": "main", "sha": self.ref("heads/main")},
+                "merged": p.get("merged", False),
                 "labels": [{"name": n} for n in self.labels.get(number, [])]}
 
     def _page(self, items: list, query: dict, path: str) -> tuple[int, list, dict]:
@@ -134,7 +208,7 @@ class FakeGitHub:
             headers["Link"] = f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
         return 200, chunk, headers
 
-    def handle(self, method: str, path: str, query: dict, body: dict):
+    def handle(self, method: str, path: str, query: dict, body: dict, actor: str = "rolloutctl-bot"):
         base = f"/repos/{self.full}"
         if not path.startswith(base):
             raise KeyError(path)
@@ -188,34 +262,88 @@ class FakeGitHub:
             return 200, self._check(int(m.group(1))), {}
         if method == "GET" and (m := re.fullmatch(r"/git/commits/([0-9a-f]{40})", rest)):
             sha = m.group(1)
+            tree = self.git.run("rev-parse", f"{sha}^{{tree}}") if self.git else "1" * 40
             return 200, {"sha": sha, "url": f"{self._repo_url()}/git/commits/{sha}", "message": "",
-                         "tree": {"sha": "1" * 40, "url": f"{self._repo_url()}/git/trees/{'1' * 40}"},
+                         "tree": {"sha": tree, "url": f"{self._repo_url()}/git/trees/{tree}"},
                          "parents": []}, {}
         if method == "POST" and rest == "/git/commits":
             self.next_id += 1
             sha = f"{self.next_id:040x}"
+            if self.git:
+                sha = self.git.commit(body["tree"], body["parents"], body["message"], (actor, self._email(actor)),
+                                      self._now())
             return 201, {"sha": sha, "url": f"{self._repo_url()}/git/commits/{sha}", "message": body["message"],
                          "tree": {"sha": body["tree"], "url": f"{self._repo_url()}/git/trees/{body['tree']}"},
                          "parents": [{"sha": p} for p in body["parents"]]}, {}
         if method == "GET" and (m := re.fullmatch(r"/git/ref/(.+)", rest)):
-            return 200, {"ref": f"refs/{m.group(1)}", "object": {"sha": self.refs[m.group(1)], "type": "commit"},
+            return 200, {"ref": f"refs/{m.group(1)}", "object": {"sha": self.ref(m.group(1)), "type": "commit"},
                          "url": f"{self._repo_url()}/git/refs/{m.group(1)}"}, {}
         if method == "POST" and rest == "/git/refs":
-            if body["ref"].removeprefix("refs/") in self.refs:
+            if self.has_ref(body["ref"].removeprefix("refs/")):
                 return 422, {"message": "Reference already exists"}, {}
-            self.refs[body["ref"].removeprefix("refs/")] = body["sha"]
+            self.set_ref(body["ref"].removeprefix("refs/"), body["sha"])
             return 201, {"ref": body["ref"], "object": {"sha": body["sha"], "type": "commit"},
                          "url": f"{self._repo_url()}/git/{body['ref']}"}, {}
+        if method in ("PATCH", "DELETE") and (m := re.fullmatch(r"/git/refs?/heads/(.+)", rest)):
+            if refused := self._refused(m.group(1)):  # a push to a protected branch
+                return refused[0], {**refused[1], "message": f"Protected branch update failed for "
+                                                              f"refs/heads/{m.group(1)}."}, {}
+            name = f"heads/{m.group(1)}"
+            self.ref(name)
+            if method == "DELETE":
+                if self.git:
+                    self.git.run("update-ref", "-d", f"refs/{name}")
+                else:
+                    del self.refs[name]
+                return 204, None, {}
+            self.set_ref(name, body["sha"])
+            return 200, {"ref": f"refs/{name}", "object": {"sha": body["sha"], "type": "commit"}}, {}
+        if method == "PUT" and (m := re.fullmatch(r"/contents/(.+)", rest)):
+            branch = body.get("branch", "main")
+            if refused := self._refused(branch):
+                return refused
+            parent = self.ref(f"heads/{branch}")
+            author = body.get("author") or {"name": actor, "email": self._email(actor)}
+            committer = body.get("committer") or author
+            sha = self.git.commit_file(parent, m.group(1), base64.b64decode(body["content"]), body["message"],
+                                       author, committer)
+            self.set_ref(f"heads/{branch}", sha)
+            return 201, {"content": {"name": m.group(1).rsplit("/", 1)[-1], "path": m.group(1), "type": "file",
+                                     "url": f"{self._repo_url()}/contents/{m.group(1)}"},
+                         "commit": {"sha": sha, "url": f"{self._repo_url()}/git/commits/{sha}",
+                                    "message": body["message"]}}, {}
+        if method == "PUT" and (m := re.fullmatch(r"/pulls/(\d+)/merge", rest)):
+            number = int(m.group(1))
+            pull = self.pulls[number]
+            pull["head"] = self.ref(f"heads/{pull['head_ref']}")
+            if pull["state"] != "open":
+                return 405, {"message": "Pull Request is not mergeable"}, {}
+            if refusal := self._merge_refusal(number, actor):
+                return 405, {"message": refusal}, {}
+            base = self.ref("heads/main")
+            tree = self.git.merge_tree(base, pull["head"])
+            if tree is None:
+                return 405, {"message": "Merge conflict"}, {}
+            message = f"Merge pull request #{number} from {self.full.split('/')[0]}/{pull['head_ref']}\n\n" \
+                      f"{pull['title']}\n"
+            sha = self.git.commit(tree, [base, pull["head"]], message, (actor, self._email(actor)), self._now(),
+                                  committer=("GitHub", "noreply@github.com"))
+            self.set_ref("heads/main", sha)
+            pull.update(state="closed", merged=True)
+            return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}, {}
         if method == "GET" and rest == "/pulls":
             state = query.get("state", ["open"])[0]
             found = [self._pull(n) for n, p in sorted(self.pulls.items()) if state == "all" or p["state"] == state]
             return self._page(found, query, path)
         if method == "POST" and rest == "/pulls":
             number = max(self.pulls, default=0) + 1
-            self.add_pull(number, "rolloutctl-bot", self.refs[f"heads/{body['head']}"], [], [], body["title"])
+            self.add_pull(number, actor, self.ref(f"heads/{body['head']}"), [], [], body["title"])
             self.pulls[number].update(body=body.get("body", ""), head_ref=body["head"])
             return 201, self._pull(number), {}
         raise KeyError(path)
+
+    def _email(self, login: str) -> str:
+        return f"{abs(hash(login)) % 10**6}+{login}@users.noreply.github.com"
 
     def _comment(self, ident: int) -> dict:
         c = self.comments[ident]
@@ -227,3 +355,48 @@ class FakeGitHub:
         run = self.check_runs[ident]
         return {"id": ident, "name": run.get("name"), "head_sha": run.get("head_sha"), "status": run.get("status"),
                 "conclusion": run.get("conclusion"), "url": f"{self._repo_url()}/check-runs/{ident}"}
+
+
+class Git:
+    """The fake's hands on a real repository: plumbing only, so a checked-out branch is left alone."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def run(self, *args: str, env: dict | None = None, data: bytes | None = None, check: bool = True) -> str:
+        done = subprocess.run(["git", "-C", self.path, *args], input=data, capture_output=True,
+                              env={**os.environ, **(env or {})})
+        if check and done.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)}: {done.stderr.decode()}")
+        return done.stdout.decode().strip()
+
+    def commit(self, tree: str, parents: list[str], message: str, author: tuple[str, str], date: str,
+               committer: tuple[str, str] | None = None) -> str:
+        committer = committer or author
+        env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_AUTHOR_DATE": date,
+               "GIT_COMMITTER_NAME": committer[0], "GIT_COMMITTER_EMAIL": committer[1], "GIT_COMMITTER_DATE": date}
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(*args, env=env, data=message.encode())
+
+    def commit_file(self, parent: str, path: str, data: bytes, message: str, author: dict, committer: dict) -> str:
+        blob = self.run("hash-object", "-w", "--stdin", data=data)
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {"GIT_INDEX_FILE": os.path.join(scratch, "index")}
+            self.run("read-tree", f"{parent}^{{tree}}", env=env)
+            self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            tree = self.run("write-tree", env=env)
+        env = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
+               "GIT_COMMITTER_NAME": committer["name"], "GIT_COMMITTER_EMAIL": committer["email"]}
+        if author.get("date"):
+            env["GIT_AUTHOR_DATE"] = author["date"]
+        if committer.get("date"):
+            env["GIT_COMMITTER_DATE"] = committer["date"]
+        return self.run("commit-tree", tree, "-p", parent, env=env, data=message.encode())
+
+    def merge_tree(self, base: str, head: str) -> str | None:
+        """The tree of merging ``head`` into ``base``, or None on a conflict."""
+        out = self.run("merge-tree", "--write-tree", base, head, check=False)
+        first = out.splitlines()[0] if out else ""
+        return first if re.fullmatch(r"[0-9a-f]{40}", first) and "CONFLICT" not in out else None

@@ -196,27 +196,3 @@ def changes_between(repo: pygit2.Repository, base: str, head: str) -> tuple[set[
     convert = _Converter({})
     return paths, [convert.commit(c) for c in walker]
 
-
-def commit_files(repo: pygit2.Repository, branch: str, files: dict[str, bytes], name: str, email: str,
-                 message: str, when: datetime | None = None) -> str:
-    """Commit ``files`` on top of ``branch`` without a checkout (a bare clone works); the commit id.
-
-    In a working clone the checked-out files are not updated: push the branch, or reset to it."""
-    ref = f"refs/heads/{branch}"
-    parent = resolve(repo, ref)
-    tree = parent.tree
-    for path, data in sorted(files.items()):
-        tree = repo[_with_file(repo, tree, path.split("/"), repo.create_blob(data))]
-    stamp = when or datetime.now(UTC)
-    signature = pygit2.Signature(name, email, int(stamp.timestamp()), 0)
-    return str(repo.create_commit(ref, signature, signature, message, tree.id, [parent.id]))
-
-
-def _with_file(repo: pygit2.Repository, tree: pygit2.Tree | None, parts: list[str], blob) -> pygit2.Oid:
-    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
-    if len(parts) == 1:
-        builder.insert(parts[0], blob, pygit2.enums.FileMode.BLOB)
-    else:
-        inner = repo[tree[parts[0]].id] if tree is not None and parts[0] in tree else None
-        builder.insert(parts[0], _with_file(repo, inner, parts[1:], blob), pygit2.enums.FileMode.TREE)
-    return builder.write()

@@ -2,18 +2,22 @@
 
 Reads a pull request (author, files, commits with their authors, approvals), reports validation
 as a check run with line annotations (GitHub takes at most 50 per request, so they go in batches),
-keeps one summary comment up to date, opens the rollout pull request of a release once, and sets
-labels. Token from GITHUB_TOKEN; rate limits and secondary limits (403/429 with Retry-After) are
-retried with backoff by PyGithub's GithubRetry; lists are paged.
+keeps one summary comment up to date, opens the rollout pull request of a release once, sets
+labels, and lands a file on a protected branch through a pull request that it merges. Token from
+GITHUB_TOKEN; rate limits and secondary limits (403/429 with Retry-After) are retried with backoff
+by PyGithub's GithubRetry; lists are paged; a GitHub that cannot be reached is a Transient error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, Github, GithubException, GithubRetry, InputGitAuthor
+from requests.exceptions import RequestException
 
 from controller.errors import BadInput, Transient
 
@@ -30,6 +34,13 @@ class PullRequest:
     commits: tuple[tuple[str, str | None, str], ...]  # (sha, GitHub login or None, author e-mail)
     state: str
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Landing:
+    number: int  # the pull request that carries the file
+    merged: bool
+    reason: str = ""  # why it is not merged yet: what the branch's rules still ask for
 
 
 @dataclass(frozen=True)
@@ -63,10 +74,13 @@ class GitHub:
                  backoff: float = 1.0, write_interval: float = 1.0, env: dict | None = None):
         auth = _auth(token, os.environ if env is None else env)
         # GitHub asks clients to space out writes; write_interval is that pause, in seconds.
+        # A connection that cannot be made is tried twice more, not ``retries`` times: an unreachable
+        # GitHub should cost seconds, and the next run tries again anyway.
         self.gh = Github(auth=auth, base_url=base_url, per_page=100,
-                         retry=GithubRetry(total=retries, backoff_factor=backoff),
+                         retry=GithubRetry(total=retries, connect=2, backoff_factor=backoff),
                          seconds_between_requests=0, seconds_between_writes=write_interval, lazy=True)
         self.repo = self.gh.get_repo(repository)
+        self.base_url = base_url
 
     def _call(self, what: str, action):
         try:
@@ -76,6 +90,9 @@ class GitHub:
                 raise BadInput(f"GitHub refused to {what}: {exc.status} {exc.data}",
                                "check the token's permissions and the repository name") from None
             raise Transient(f"GitHub failed to {what}: {exc.status}", "the next run tries again") from None
+        except RequestException as exc:
+            raise Transient(f"cannot reach GitHub at {self.base_url} to {what}: {type(exc).__name__}",
+                            "check the network (and GITHUB_API_URL); the next run tries again") from None
 
     def pull_request(self, number: int) -> PullRequest:
         def read():
@@ -140,3 +157,37 @@ class GitHub:
 
     def close_pull(self, number: int) -> None:
         self._call(f"close #{number}", lambda: self.repo.get_pull(number).edit(state="closed"))
+
+    def land_file(self, head: str, path: str, content: bytes, message: str, author: tuple[str, str],
+                  when: datetime, base: str = "main", merge_method: str = "merge") -> Landing:
+        """Commit ``path`` on a new branch ``head`` from ``base`` and merge it through a pull request,
+        the one way a protected ``base`` takes changes. Idempotent by ``head``: a pull request left
+        open by an earlier run (its merge refused) is merged now, a merged one is left alone.
+
+        The commit's author is ``author`` (name, e-mail), at ``when``; the merge (a merge commit by
+        default: a rebase keeps the author too, a squash would not) adds nothing of its own."""
+        def land():
+            number = self.find_pull(head)
+            if number is None:
+                base_sha = self.repo.get_git_ref(f"heads/{base}").object.sha
+                self.repo.create_git_ref(f"refs/heads/{head}", base_sha)
+                identity = InputGitAuthor(author[0], author[1], when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                self.repo.create_file(path, message, content, branch=head, author=identity, committer=identity)
+                title, _, body = message.partition("\n")
+                number = self.repo.create_pull(title=title, body=body.strip(), base=base, head=head).number
+            pull = self.repo.get_pull(number)
+            if pull.merged:
+                return Landing(number, True)
+            if pull.state != "open":
+                return Landing(number, False, "its pull request was closed without merging")
+            try:
+                pull.merge(merge_method=merge_method)
+            except GithubException as exc:
+                if exc.status not in (405, 409, 422):
+                    raise
+                reason = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc.data)
+                return Landing(number, False, " ".join(reason.split()) or f"HTTP {exc.status}")
+            with contextlib.suppress(GithubException):  # already gone: the repository deletes merged branches
+                self.repo.get_git_ref(f"heads/{head}").delete()
+            return Landing(number, True)
+        return self._call(f"land {path} through a pull request", land)
