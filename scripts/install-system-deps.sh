@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the controller and its tests use, when they are missing:
 # git (repositories), gnupg (signatures), rpm/rpmbuild, dnf, createrepo-c, dpkg-dev and
-# apt-utils (package tools and the real clients the tests run). Needs root to install;
+# apt-utils (package tools and the real clients the tests run), shellcheck (actionlint checks
+# the workflows' shell steps with it). Needs root to install;
 # otherwise it says what is missing and stops.
 set -euo pipefail
 declare -A need=(
   [git]=git [gpg]=gnupg [rpm]=rpm [rpmbuild]=rpm [dnf]=dnf [createrepo_c]=createrepo-c
-  [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils
+  [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils [shellcheck]=shellcheck
 )
 missing=()
 for tool in "${!need[@]}"; do

@@ -36,3 +36,44 @@ def test_codeowners_follows_the_roles(example_repo):
     assert "/releases/*/*/verification.yaml @icarvalho" in lines
     assert "/releases/*/*/reports/CESGA.yaml @cfernandez" in lines  # Esteban has no GitHub login
     assert "/releases/*/*/decision.yaml @mduarte @tlind" in lines
+
+
+def _workflow(name: str) -> dict:
+    import yaml
+    return yaml.safe_load((TOP / ".github/workflows" / name).read_text())
+
+
+def test_actionlint_finds_nothing_in_the_workflows():
+    """actionlint checks expressions, action inputs and versions (deprecated runtimes included), and
+    the shell of every run step through shellcheck."""
+    tool = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    assert shutil.which("shellcheck"), "shellcheck is missing: make system-deps installs it"
+    workflows = sorted(str(p) for p in (TOP / ".github/workflows").glob("*.yml"))
+    done = subprocess.run([tool, "-oneline", *workflows], cwd=TOP, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_pull_request_is_validated_with_a_read_only_token():
+    workflow = _workflow("validate.yml")
+    assert workflow[True] == {"pull_request": {}}  # no paths filter: a required check must always run
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_reports_are_written_by_trusted_code_that_never_checks_out_the_pull_request():
+    workflow = _workflow("report.yml")
+    assert workflow[True] == {"workflow_run": {"workflows": ["validate"], "types": ["completed"]}}
+    steps = workflow["jobs"]["report"]["steps"]
+    checkouts = [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all("ref" not in (s.get("with") or {}) for s in checkouts)  # the default branch
+    assert "--head-sha" in steps[-1]["run"]
+
+
+def test_reconcile_publishes_to_storage_and_lands_acceptances_without_pushing():
+    workflow = _workflow("reconcile.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    steps = workflow["jobs"]["reconcile"]["steps"]
+    text = (TOP / ".github/workflows/reconcile.yml").read_text()
+    assert "git push" not in text and "actions/cache" not in text
+    reconcile = next(s for s in steps if s.get("name") == "Reconcile")
+    assert '--publish-dir "$PUBLISH_TARGET"' in reconcile["run"] and '--base-url "$PUBLIC_URL"' in reconcile["run"]
+    assert workflow["jobs"]["reconcile"]["env"]["PUBLIC_URL"] == "${{ vars.PUBLIC_URL }}"
