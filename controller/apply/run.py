@@ -15,7 +15,7 @@ from controller import app
 from controller.apply import channels as channel_step
 from controller.apply import state as remembered
 from controller.apply.ingest import ingest
-from controller.core.messages import Message
+from controller.core.messages import Message, manager_emails
 from controller.core.model import Channel
 from controller.core.plan import RENEW_MARGIN
 from controller.notify import outbox
@@ -100,7 +100,9 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
         page = None if message.context.get("embargoed") else f"{base}/site/releases/{key.replace('/', '-')}.html"
         return planned.renderer.render(message.template, client_urls=urls, page_url=page, **message.context)
 
-    return outbox.deliver(options.state, due, options.now, render, lambda: Mailer(options.smtp))
+    smtp = options.smtp
+    return outbox.deliver(options.state, due, options.now, render, lambda: Mailer(smtp),
+                          manager_emails(world.config), smtp.attempts, smtp.backoff)
 
 
 # --- skipping a run that cannot change anything --------------------------------------------------
@@ -116,7 +118,7 @@ def _remember(options: Options, planned: Planned, failures: dict) -> None:
         "rev": options.rev,
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
-        "pending_failures": bool(failures) or bool(options.smtp and outbox.read_ledger(options.state).pending),
+        "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(options.state)),
         "pool": _pool_marker(options.publish),
         "channels": {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel},
     })

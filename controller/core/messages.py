@@ -35,6 +35,11 @@ def _team_emails(config: Config, team: str) -> tuple[str, ...]:
     return tuple(config.people[m].emails[0] for m in config.teams.get(team, ()) if m in config.people)
 
 
+def manager_emails(config: Config) -> tuple[str, ...]:
+    """The staged-rollout managers: they also hear of messages that could not be delivered."""
+    return _team_emails(config, "staged-rollout-managers")
+
+
 def _committed_admins(world: World, release: Release) -> tuple[str, ...]:
     return tuple(sorted({a.emails[0] for adopter in world.adopters.values()
                          if adopter.commits_to(release.component, release.stack) for a in adopter.admins}))
@@ -49,7 +54,7 @@ def due_messages(world: World, assessment: Assessment, now: datetime) -> list[Me
     if config is None:
         return []
     messages = []
-    managers = _team_emails(config, "staged-rollout-managers")
+    managers = manager_emails(config)
     for key, status in sorted(assessment.statuses.items()):
         release = world.releases[key].release
         if release is None:
