@@ -16,7 +16,7 @@ from pathlib import Path
 
 from controller import __version__, app
 from controller.core.assess import Assessment, ReleaseStatus
-from controller.errors import BadInput, ControllerError, Problem
+from controller.errors import BadInput, ControllerError, Problem, failing
 
 
 def _instant(text: str) -> datetime:
@@ -158,9 +158,12 @@ def _validate(args: argparse.Namespace, now: datetime) -> int:
     else:
         for p in result.problems:
             print(f"{p.render()} [{p.rule}]")
-        verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
+        errors = len(failing(result.problems))
+        verdict = f"{errors} problem(s)" if errors else "no problems"
+        if len(result.problems) > errors:
+            verdict += f", {len(result.problems) - errors} warning(s)"
         print(f"{verdict} ({result.scope}, {result.files_checked} files)", file=sys.stderr)
-    return 1 if result.problems else 0
+    return 1 if failing(result.problems) else 0
 
 
 def _github(args: argparse.Namespace, now: datetime) -> int:
@@ -181,7 +184,7 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
         for p in problems:
             print(f"{p.render()} [{p.rule}]")
         print(f"{len(problems)} problem(s) in pull request #{args.pr}", file=sys.stderr)
-        return 1 if problems else 0
+        return 1 if failing(problems) else 0
     outcome = sync_rollouts(args.repo, args.branch, github, now, args.base_url, args.merge_method)
     for key in outcome.opened:
         print(f"opened the rollout pull request of {key}")
@@ -204,12 +207,12 @@ def _annotation(p: Problem) -> str:
         props += f",line={p.line}"
     props += f",title={escape(p.rule)}"
     message = p.message + (f". Fix: {p.hint}" if p.hint else "")
-    return f"::error {props}::{escape(message)}"
+    return f"::{p.level} {props}::{escape(message)}"
 
 
 def _problem_json(p: Problem) -> dict:
-    return {"file": p.file, "line": p.line, "pointer": p.pointer, "rule": p.rule, "message": p.message,
-            "hint": p.hint}
+    return {"file": p.file, "line": p.line, "pointer": p.pointer, "rule": p.rule, "level": p.level,
+            "message": p.message, "hint": p.hint}
 
 
 def _state_dir(args: argparse.Namespace) -> Path:

@@ -20,6 +20,7 @@ class Problem:
     pointer: str = ""  # JSON pointer into the document, "" for the whole file
     line: int | None = None  # 1-based, where the YAML parser knew it
     rule: str = "schema"
+    level: str = "error"  # "warning": reported, but fails no check
 
     def location(self) -> str:
         where = self.file
@@ -30,10 +31,15 @@ class Problem:
         return where
 
     def render(self) -> str:
-        text = f"{self.location()}: {self.message}"
+        text = f"{self.location()}: {'warning: ' if self.level == 'warning' else ''}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+def failing(problems: Sequence[Problem]) -> list[Problem]:
+    """The problems that fail a check (warnings do not)."""
+    return [p for p in problems if p.level != "warning"]
 
 
 class ControllerError(Exception):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
+from controller.core.advisory_words import dnf_severity, security_advisory_id
 from controller.core.assess import Assessment
 from controller.core.model import Category, Channel, Package, Release, Repository, World
 from controller.core.public import is_embargoed
@@ -37,12 +38,13 @@ class Advisory:
     id: str
     release: str
     type: str  # security | bugfix | enhancement
-    severity: str
+    severity: str | None  # dnf's word, for security advisories only
     title: str
     description: str
     issued: str  # ISO 8601
     references: tuple[tuple[str, str, str], ...]  # (url, id, type)
     packages: tuple[str, ...]  # filenames in this repository
+    status: str = "stable"  # testing before Production
 
 
 @dataclass(frozen=True)
@@ -84,21 +86,26 @@ def advisory_id(distribution_name: str, release: Release) -> str:
     return f"{distribution_name}{release.distribution}-{release.component}-{release.version}"
 
 
-def _advisory(world: World, release: Release, issued: datetime, filenames: tuple[str, ...]) -> Advisory:
+def _advisory(world: World, release: Release, issued: datetime, filenames: tuple[str, ...],
+              channel: Channel) -> Advisory:
+    """dnf's view of a release: the severity words --sec-severity filters by (none unless it is a
+    security release), testing until Production, and references whose ids are the real ones."""
     raw = release.raw
+    name = world.config.distribution_name if world.config else "dist"
+    ident = advisory_id(name, release)
     if release.security is not None:
-        kind, severity = "security", release.security.severity
+        kind, severity = "security", dnf_severity(release.security.severity)
     else:
         kind = "enhancement" if release.category in (Category.MINOR, Category.MAJOR) else "bugfix"
-        severity = "none"
-    refs = [(raw["release_notes"], f"{release.component}-{release.version}", "self")]
+        severity = None
+    refs = [(raw["release_notes"], ident, "self")]
     if release.security is not None:
-        refs.append((release.security.advisory, "advisory", "security"))
+        refs.append((release.security.advisory, security_advisory_id(release), "vendor"))
         refs += [(f"https://www.cve.org/CVERecord?id={cve}", cve, "cve") for cve in release.security.cves]
     refs += [(i["url"], i["id"], "bugzilla") for i in raw.get("issues", ())]
-    name = world.config.distribution_name if world.config else "dist"
-    return Advisory(advisory_id(name, release), release.key, kind, severity, release.summary,
-                    raw["changelog"], issued.isoformat(), tuple(refs), filenames)
+    status = "stable" if channel == Channel.PRODUCTION else "testing"
+    return Advisory(ident, release.key, kind, severity, release.summary, raw["changelog"], issued.isoformat(),
+                    tuple(refs), filenames, status)
 
 
 def compute_desired(world: World, assessment: Assessment, now: datetime) -> dict[Channel, ChannelContent]:
@@ -118,7 +125,8 @@ def compute_desired(world: World, assessment: Assessment, now: datetime) -> dict
                 if entries:
                     bucket = holding[channel].setdefault(repo.name, [[], []])
                     bucket[0].extend(entries)
-                    bucket[1].append(_advisory(world, release, certified, tuple(e.filename for e in entries)))
+                    bucket[1].append(_advisory(world, release, certified, tuple(e.filename for e in entries),
+                                               channel))
     result = {}
     for channel in Channel:
         repos = []

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from posixpath import normpath
 
+from controller.core.advisory_words import check_severity_words
 from controller.core.model import Category, Commit, Config, Package, ReleaseFiles, Role, World
 from controller.core.versions import major_of
 from controller.errors import Problem
@@ -438,6 +439,8 @@ RULES: tuple[Rule, ...] = (
     Rule("emergency-justification", "emergency releases are justified; only they may skip staged rollout",
          check_emergency),
     Rule("security-advisory", "a release fixing a CVE carries its advisory", check_security),
+    Rule("severity-words", "security severities are dnf's words (warns on the old ones)",
+         lambda ctx: check_severity_words(ctx.world)),
     Rule("package-source", "package paths and URLs are plain and agree with the package fields",
          check_package_sources),
     Rule("unique-package", "one package build belongs to one release", check_unique_packages),

@@ -165,11 +165,12 @@ def _update_record(advisory: Advisory, entries: list[Entry]) -> cr.UpdateRecord:
     record = cr.UpdateRecord()
     record.id = advisory.id
     record.type = advisory.type
-    record.severity = advisory.severity
+    if advisory.severity:  # dnf shows bugfix and enhancement advisories without one
+        record.severity = advisory.severity
     record.title = advisory.title
     record.summary = advisory.title
     record.description = advisory.description
-    record.status = "stable"
+    record.status = advisory.status
     record.issued_date = datetime.fromisoformat(advisory.issued).replace(tzinfo=None)
     for url, ident, kind in advisory.references:
         reference = cr.UpdateReference()
