@@ -15,7 +15,7 @@ from controller.core.metrics import compute_metrics
 from controller.core.model import World
 from controller.core.timeline import landing
 from controller.errors import Problem
-from controller.publish.pool import Pool
+from controller.publish.pool import held_packages
 from controller.sources import git, gpg
 
 
@@ -71,7 +71,7 @@ def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
     without, only packages committed in the repository can be checked."""
     world, problems = read_world(repo_path, rev)
     if publish is not None:
-        ingest = ingest_outcomes(world, Pool(publish / "pool").contents().__contains__, failures or {})
+        ingest = ingest_outcomes(world, held_packages(publish).__contains__, failures or {})
     else:
         ingest = check_committed_packages(world)
     return assess(world, now, ingest, problems=problems)

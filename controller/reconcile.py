@@ -36,6 +36,7 @@ from controller.notify.mail import SmtpSettings
 from controller.notify.render import Renderer
 from controller.publish import generations, site
 from controller.publish.pool import Pool
+from controller.publish.target import Publication, Target, open_target
 from controller.sources.fetch import FetchPolicy
 
 DEFAULT_BASE_URL = "http://localhost:8080"
@@ -49,7 +50,7 @@ class Options:
     repo: str
     rev: str
     now: datetime
-    publish: Path
+    publish: Path | str  # a directory or s3://BUCKET/PREFIX
     state: Path
     gnupg_home: Path | None = None
     base_url: str | None = None
@@ -57,9 +58,13 @@ class Options:
     fetch_policy: FetchPolicy = FetchPolicy()
     # Called after a generation is complete and before the channel switches to it: a seam for
     # hooks (and for tests that interrupt a run there).
-    before_switch: Callable[[Channel, Path], None] | None = None
+    before_switch: Callable[[Channel, Publication], None] | None = None
     progress: Callable[[str], None] = lambda message: None
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
+    target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
+
+    def open_target(self) -> Target:
+        return self.target if self.target is not None else open_target(self.publish)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Planned:
     problems: list[Problem]
     rules: tuple[list[Problem], set[str]] | None = None
     renderer: Renderer | None = field(default=None, repr=False)
+    target: Target | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL  # where the channels are served, for client configurations
 
     @property
@@ -91,7 +97,7 @@ def base_url(world: World, options: Options) -> str:
     return options.base_url or world.config.base_url or DEFAULT_BASE_URL
 
 
-def make_plan(options: Options, memo: dict | None = None) -> Planned:
+def make_plan(options: Options, memo: dict | None = None, target: Target | None = None) -> Planned:
     """What reconcile would do, assuming every fetch succeeds. Writes nothing (``memo``, the parse
     cache, is only filled in memory)."""
     world, problems = app.read_world(options.repo, options.rev, {} if memo is None else memo)
@@ -99,7 +105,8 @@ def make_plan(options: Options, memo: dict | None = None) -> Planned:
         raise BadInput("the repository has no valid repos-config/", "rolloutctl validate shows what is wrong",
                        problems)
     rules = evaluate_rules(Context(world))
-    held = Pool(options.publish / "pool").contents()
+    target = target or options.open_target()
+    held = Pool(target, options.state).contents()
     failures = remembered.read_failures(options.state)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
     before = assess(world, options.now, outcomes, problems=problems, rules=rules)
@@ -111,42 +118,42 @@ def make_plan(options: Options, memo: dict | None = None) -> Planned:
             touch = landing(world.snapshot, world.releases[key].release.path)
             optimistic[key] = Ingest(True, touch.landed.committer.time)
         assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    return plan_for(world, assessment, tuple(fetches), options, problems, rules)
+    return plan_for(world, assessment, tuple(fetches), options, problems, rules, target)
 
 
 def replan(planned: Planned, options: Options) -> Planned:
     """The plan again after some fetches failed: from what the pool holds now."""
     world = planned.world
-    held = Pool(options.publish / "pool").contents()
+    held = Pool(planned.target, options.state).contents()
     outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(options.state))
     assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
-    return plan_for(world, assessment, planned.fetches, options, planned.problems, planned.rules)
+    return plan_for(world, assessment, planned.fetches, options, planned.problems, planned.rules, planned.target)
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
-             problems: list[Problem], rules) -> Planned:
+             problems: list[Problem], rules, target: Target) -> Planned:
     now = options.now
-    publish = options.publish
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
-    published = {c: generations.read_published(publish, c) for c in Channel}
+    published = {c: generations.read_published(target, c) for c in Channel}
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
          "beta.json": _json(public.beta_sites(world, assessment, now))},
-        {name: _read_text(publish / name) for name in DOCUMENTS})
+        {name: _read_text(target, name) for name in DOCUMENTS})
     renderer = Renderer(world.snapshot.files)
     files = site.render_site(release_views(world, assessment, now), renderer, url,
                              f"{world.config.distribution_name} releases", _plots(world, assessment, now))
-    site_action = core_plan.plan_site(files, site.site_digest(files), site.published_digest(publish))
+    site_action = core_plan.plan_site(files, site.site_digest(files), site.published_digest(target))
     messages: tuple = ()
     if options.smtp is not None:
         send, stale = outbox.select(outbox.read_ledger(options.state), due_messages(world, assessment, now), now)
         messages = tuple(send + stale)
-    changes = core_plan.state_changes(_previous_states(publish),
+    changes = core_plan.state_changes(_previous_states(target),
                                       {key: s.state.value for key, s in assessment.statuses.items()})
     plan = Plan(fetches, tuple(channels), documents, site_action, messages, changes)
-    return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, url)
+    return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
+                   base_url=url)
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
@@ -158,8 +165,9 @@ def _json(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def _read_text(path: Path) -> str | None:
-    return path.read_text() if path.is_file() else None
+def _read_text(target: Target, key: str) -> str | None:
+    raw = target.read(key)
+    return raw.decode(errors="replace") if raw is not None else None
 
 
 def _missing(world: World, assessment: Assessment, pool: set[str]) -> list[Fetch]:
@@ -171,19 +179,21 @@ def _missing(world: World, assessment: Assessment, pool: set[str]) -> list[Fetch
     return wanted
 
 
-def _previous_states(publish: Path) -> dict[str, str]:
-    text = _read_text(publish / "status.json")
-    return {r["release"]: r["state"] for r in json.loads(text)["releases"]} if text else {}
+def _previous_states(target: Target) -> dict[str, str]:
+    text = _read_text(target, "status.json")
+    try:
+        return {r["release"]: r["state"] for r in json.loads(text)["releases"]} if text else {}
+    except (ValueError, KeyError, TypeError):
+        return {}  # unreadable: every state is shown as new
 
 
 def reconcile(options: Options) -> Outcome:
+    target = options.open_target()
     with generations.locked(options.state, options.wait):
-        if nothing_changed(options):
+        if nothing_changed(options, target):
             return Outcome(None)
-        for channel in Channel:
-            generations.prune(options.publish, channel)
         memo = remembered.load_memo(options.state)
         known = len(memo)
-        planned = make_plan(options, memo)
+        planned = make_plan(options, memo, target)
         remembered.save_memo(options.state, memo, known)
         return apply_plan(planned, options, replan)

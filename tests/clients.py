@@ -82,6 +82,7 @@ class Apt:
             tokens = line.replace("***", "").split()
             if len(tokens) == 2 and tokens[1].isdigit():
                 version = tokens[0]
-            elif len(tokens) >= 2 and tokens[0].isdigit() and tokens[1].startswith("http") and version:
-                found[next(c for c in CHANNELS if f"/{c}/" in tokens[1])] = version
+            elif len(tokens) >= 3 and tokens[0].isdigit() and tokens[1].startswith("http") and version:
+                # "500 http://host/prefix/ umd5-bookworm-production/main all Packages"
+                found[next(c for c in CHANNELS if tokens[2].endswith(f"-{c}/main"))] = version
         return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,23 @@ from controller.sources.fetch import FetchPolicy
 
 ARC = "releases/arc-ce/6.19.0"
 RPM = "arc-ce-6.19.0-1.el9"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pooled(publish: Path, sha256: str) -> str | None:
+    """The pool file holding these bytes, relative to the publish directory."""
+    found = list((publish / "pool" / sha256[:2] / sha256).glob("*"))
+    return str(found[0].relative_to(publish)) if found else None
+
+
+def repodata(publish: Path, channel: str, repository: str = "umd5-el9") -> Path:
+    """The repodata/ of the generation a channel's metalink names."""
+    metalink = (publish / channel / repository / "metalink.xml").read_text()
+    url = re.search(r"<url [^>]*>([^<]+)</url>", metalink).group(1)
+    return publish / url.split("/", 3)[3].removesuffix("/repomd.xml")
 
 
 def at(text: str) -> datetime:
@@ -111,17 +129,19 @@ def test_a_release_walks_every_state_and_clients_see_it_in_the_right_channel(sto
     assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.WITHDRAWN
     assert seen(site) == only_in(None)
     # Withdrawn packages stay in the pool, never deleted.
-    assert all((site.publish / "pool/sha256" / p["sha256"][:2] / p["sha256"]).is_file() for p in arc_packages())
+    assert all(pooled(site.publish, p["sha256"]) for p in arc_packages())
 
 
 def test_promotion_copies_no_package_bytes(story, site):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    run(story, site, "2026-11-02T10:00:00Z")
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
     run(story, site, "2026-11-02T11:00:00Z")
-    published = site.publish / "staged-rollout/umd5-el9/Packages/a" / f"{RPM}.noarch.rpm"
-    sha = hashlib.sha256(published.read_bytes()).hexdigest()
-    pooled = site.publish / "pool/sha256" / sha[:2] / sha
-    assert published.stat().st_ino == pooled.stat().st_ino and pooled.stat().st_nlink >= 2
+    assert seen(site) == only_in("staged-rollout")
+    rpm = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes()
+    copies = [p for p in site.publish.rglob("*") if p.is_file() and p.stat().st_size == len(rpm)
+              and p.read_bytes() == rpm]
+    assert [str(p.relative_to(site.publish)) for p in copies] == [pooled(site.publish, sha(rpm))]
 
 
 def test_a_second_reconcile_changes_no_byte(story, site):
@@ -158,7 +178,7 @@ def test_a_checksum_mismatch_keeps_the_release_out_of_every_channel(story, site,
     assert "sha256 is" in status.statuses["arc-ce/6.19.0"].waiting_for
     assert all(not entries for c in Channel for entries in
                json.loads((site.publish / c.value / "manifest.json").read_text())["files"].values())
-    assert not (site.publish / "pool/sha256" / hashlib.sha256(data[:-1] + b"X").hexdigest()[:2]).exists()
+    assert not pooled(site.publish, sha(data[:-1] + b"X"))
 
 
 def test_a_fetch_that_fails_then_succeeds(story, site, tmp_path):
@@ -182,21 +202,19 @@ def test_a_fetch_that_fails_then_succeeds(story, site, tmp_path):
 def test_a_run_killed_before_the_switch_leaves_the_old_generation_served(story, site):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     run(story, site, "2026-11-02T10:00:00Z")
-    old_unverified = (site.publish / "unverified").resolve()
+    roots = {p: p.read_bytes() for p in site.publish.rglob("*") if p.name in ("metalink.xml", "InRelease")}
     story.commit("ines", "2026-11-03T09:00:00Z", {f"{ARC}/verification.yaml": verification()})
 
-    def killed(channel, generation):
-        raise KeyboardInterrupt  # the process dies here: generation written, not switched
+    def killed(channel, publication):
+        raise KeyboardInterrupt  # the process dies here: the publication built, nothing written
 
     with pytest.raises(KeyboardInterrupt):
         run(story, site, "2026-11-03T10:00:00Z", before_switch=killed)
-    assert (site.publish / "unverified").resolve() == old_unverified
+    assert {p: p.read_bytes() for p in roots} == roots
     assert seen(site)[0]["unverified"] == {RPM}  # clients still get the old, complete generation
     converged = run(story, site, "2026-11-03T10:00:00Z")
     assert converged.plan.actions
     assert seen(site) == only_in("staged-rollout")
-    leftovers = [p for p in (site.publish / "generations/unverified").iterdir() if not (p / "manifest.json").exists()]
-    assert leftovers == []
 
 
 def test_two_reconciles_at_once_the_second_waits_or_says_so(story, site):
@@ -234,12 +252,17 @@ def test_reconcile_at_an_older_commit_reproduces_that_days_channels(story, site)
 def test_a_tampered_repomd_is_refused_by_dnf(story, site):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     run(story, site, "2026-11-02T10:00:00Z")
-    repomd = site.publish / "unverified/umd5-el9/repodata/repomd.xml"
+    repomd = repodata(site.publish, "unverified") / "repomd.xml"
     text = repomd.read_text()
-    os.chmod(repomd, 0o644)
     repomd.write_text(text.replace("<revision>", "<revision>1"))
     done = site.dnf.run("repoquery", "--available")
-    assert done.returncode != 0 and ("GPG" in done.stderr or "signature" in done.stderr.lower())
+    assert done.returncode != 0 and "repomd.xml" in done.stderr and "unverified" in done.stderr, done.stderr
+    # Also with the metalink's checksum made to match: the signature still refuses it.
+    metalink = site.publish / "unverified/umd5-el9/metalink.xml"
+    metalink.write_text(re.sub(r'(<hash type="sha256">)\w+', lambda m: m.group(1) + sha(repomd.read_bytes()),
+                               metalink.read_text()).replace(f"<size>{len(text)}<", f"<size>{len(text) + 1}<"))
+    done = site.dnf.run("repoquery", "--available")
+    assert done.returncode != 0 and ("GPG" in done.stderr or "signature" in done.stderr.lower()), done.stderr
 
 
 def test_the_cli_reconciles_then_says_nothing_to_do(story, site):
@@ -262,22 +285,22 @@ def test_apt_valid_until_is_renewed_only_near_expiry(story, site):
     assert not run(story, site, "2026-11-05T10:00:00Z").changed
     renewed = run(story, site, "2026-11-07T12:00:00Z").plan.actions
     assert renewed and {a.reason for a in renewed} == {"apt Valid-Until renewal"}
-    release = (site.publish / "unverified/umd5-bookworm/dists/bookworm/Release").read_text()
+    release = (site.publish / "dists/umd5-bookworm-unverified/Release").read_text()
     assert "Valid-Until: Sat, 14 Nov 2026" in release
 
 
 def test_published_metadata_carries_an_advisory_per_release(story, site):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     run(story, site, "2026-11-02T10:00:00Z")
-    repodata = site.publish / "unverified/umd5-el9/repodata"
-    updateinfo = next(repodata.glob("*-updateinfo.xml.gz"))
+    updateinfo = next(repodata(site.publish, "unverified").glob("*-updateinfo.xml.gz"))
     import gzip
     text = gzip.decompress(updateinfo.read_bytes()).decode()
     assert 'type="enhancement"' in text and "<id>UMD5-arc-ce-6.19.0</id>" in text
     assert f"{RPM}.noarch.rpm" in text
-    release = (site.publish / "unverified/umd5-bookworm/dists/bookworm/Release").read_text()
+    release = (site.publish / "dists/umd5-bookworm-unverified/Release").read_text()
     assert "MD5Sum" not in release and "SHA256:" in release and "Acquire-By-Hash: yes" in release
-    assert Path(site.publish / "unverified/umd5-bookworm/dists/bookworm/InRelease").read_text().startswith(
+    assert "Suite: unverified\nCodename: umd5-bookworm-unverified\n" in release
+    assert Path(site.publish / "dists/umd5-bookworm-unverified/InRelease").read_text().startswith(
         "-----BEGIN PGP SIGNED MESSAGE-----")
 
 
@@ -321,7 +344,7 @@ def test_a_new_base_url_rewrites_the_client_configurations(story, site):
     options = Options(str(story.path), "HEAD", at("2026-11-02T12:00:00Z"), site.publish, site.state)
     outcome = reconcile(options)
     assert {a.reason for a in outcome.plan.actions} == {"base URL or signing key changed"}
-    assert "baseurl=https://repo.umd.example.org/unverified/umd5-el9/" in \
+    assert "metalink=https://repo.umd.example.org/unverified/umd5-el9/metalink.xml" in \
         (site.publish / "unverified/umd5-el9.repo").read_text()
 
 
@@ -362,8 +385,8 @@ def test_a_download_larger_than_the_manifest_says_is_cut_off(story, site, tmp_pa
         commit_fetched_release(story, provider.url)
         outcome = run(story, site, "2026-11-02T10:00:00Z")
     assert f"more than the {len(data)} bytes" in outcome.failures["arc-ce/6.19.0"]
-    assert not list((site.publish / "pool/incoming").glob("*.part")) or all(
-        p.stat().st_size <= len(data) for p in (site.publish / "pool/incoming").glob("*.part"))
+    assert not pooled(site.publish, sha(data)) and not list(site.publish.rglob("*.part"))
+    assert all(p.stat().st_size <= len(data) for p in (site.state / "incoming").glob("*.part"))
 
 
 def test_the_key_named_in_repos_config_signs(story, site, tmp_path):
@@ -381,8 +404,8 @@ def test_the_key_named_in_repos_config_signs(story, site, tmp_path):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     run(story, site, "2026-11-02T10:00:00Z", gnupg_home=home)
     verify = subprocess.run(["gpg", "--batch", "--status-fd", "1", "--verify",
-                             str(site.publish / "unverified/umd5-el9/repodata/repomd.xml.asc"),
-                             str(site.publish / "unverified/umd5-el9/repodata/repomd.xml")],
+                             str(repodata(site.publish, "unverified") / "repomd.xml.asc"),
+                             str(repodata(site.publish, "unverified") / "repomd.xml")],
                             env=env, capture_output=True, text=True)
     assert f"VALIDSIG {fingerprint}" in verify.stdout
     assert seen(site)[0]["unverified"] == {RPM}
@@ -401,7 +424,7 @@ def test_a_package_whose_header_is_not_what_the_manifest_says_is_refused(story, 
     outcome = run(story, site, "2026-11-02T10:00:00Z")
     reason = outcome.failures["arc-ce/6.19.0"]
     assert "its header says arc-ce 0 6.19.1 1.el9 noarch, the manifest says arc-ce 0 6.19.0 1.el9 noarch" in reason
-    assert not (site.publish / "pool/sha256" / hashlib.sha256(data).hexdigest()[:2]).exists()
+    assert not pooled(site.publish, sha(data))
 
 
 def test_plan_names_every_action_and_writes_nothing(story, tmp_path):

@@ -1,5 +1,6 @@
-"""The channel step: write each planned channel's new generation (yum and apt repositories,
-client configurations, the public key, a manifest) and switch the channel to it.
+"""The channel step: build each planned channel's publication (yum and apt repositories, client
+configurations, the public key) and write it to the target in the protocol's order, then the
+channel's manifest that the next plan compares against.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from controller.core.plan import VALIDITY, PublishChannel
 from controller.publish import apt, clients, generations, yum
 from controller.publish.pool import Pool
 from controller.publish.signing import Signer, configured_signer, throwaway_signer
+from controller.publish.target import Publication, Target, write_publication
 
 
 def signing_key(world: World) -> str | None:
@@ -39,34 +41,45 @@ def make_signer(world: World, gnupg_home: Path | None, state: Path, notes: list[
     return signer
 
 
-def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, publish: Path, cache: Path,
-                    now: datetime, base_url: str,
-                    before_switch: Callable[[Channel, Path], None] | None = None) -> None:
+def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, cache: Path, now: datetime,
+                  base_url: str) -> tuple[Publication, datetime | None]:
+    """Every object of the channel's new publication, and apt's Valid-Until if it has apt."""
     config = world.config
-    content = action.content
-    generation = generations.new_generation(publish, action.channel, content.digest)
+    channel = action.channel
+    publication = Publication()
     public_key = signer.public_key()
     valid_until = None
-    for repo_content in content.repos:
+    reader = pool.reader()
+    for repo_content in action.content.repos:
         repo = repo_content.repository
-        target = generation / repo.name
         if repo.format == "yum":
-            yum.write_repository(target, repo_content, pool.path, yum.BlockCache(cache), signer, int(now.timestamp()))
-            (generation / f"{repo.name}.repo").write_text(
-                clients.dnf_repo(repo, action.channel, base_url, f"{config.distribution_name} {repo.distribution}"))
+            publication.add(yum.build_repository(f"{channel.value}/{repo.name}", repo_content, reader,
+                                                 yum.BlockCache(cache), signer, int(now.timestamp()), base_url))
+            config_file = clients.dnf_repo(repo, channel, base_url, f"{config.distribution_name} {repo.distribution}")
+            publication.indexes.append((f"{channel.value}/{repo.name}.repo", config_file.encode()))
         else:
             valid_until = now + VALIDITY
-            label = f"{config.distribution_name} {repo.distribution} {action.channel.value}"
-            apt.write_repository(target, repo_content, pool.path, apt.StanzaCache(cache), signer, label,
-                                 now, valid_until)
-            (generation / f"{repo.name}.sources").write_text(
-                clients.apt_sources(repo, action.channel, base_url, public_key))
-    (generation / "key.asc").write_bytes(public_key)
+            label = f"{config.distribution_name} {repo.distribution} {repo.platform} {channel.value}"
+            suite = apt.suite_of(repo.name, channel.value)
+            publication.add(apt.build_repository(suite, channel.value, repo_content, reader, apt.StanzaCache(cache),
+                                                 signer, label, now, valid_until))
+            config_file = clients.apt_sources(repo, channel, base_url, public_key, suite)
+            publication.indexes.append((f"{channel.value}/{repo.name}.sources", config_file.encode()))
+    publication.indexes.append((f"{channel.value}/key.asc", public_key))
+    return publication, valid_until
+
+
+def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, target: Target, cache: Path,
+                    now: datetime, base_url: str,
+                    before_switch: Callable[[Channel, Publication], None] | None = None) -> None:
+    content = action.content
+    publication, valid_until = build_channel(action, world, pool, signer, cache, now, base_url)
+    if before_switch is not None:
+        # Everything is built; nothing is written yet (a seam for hooks, and for tests).
+        before_switch(action.channel, publication)
+    write_publication(target, publication)
     manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": setup(world, base_url),
                 "valid_until": valid_until.isoformat() if valid_until else None,
                 "files": {r.repository.name: sorted(e.filename for e in r.entries) for r in content.repos}}
-    (generation / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    if before_switch is not None:
-        before_switch(action.channel, generation)
-    generations.switch(publish, action.channel, generation)
-    generations.prune(publish, action.channel)
+    target.write(generations.manifest_key(action.channel),
+                 (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())

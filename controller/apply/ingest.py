@@ -48,7 +48,7 @@ def fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> str
     if reason:
         staged.unlink()
         return reason
-    pool.admit(staged, package.sha256, durable=False)
+    pool.admit(staged, package.sha256, package.filename)
     return ""
 
 

@@ -5,7 +5,8 @@ know to stop at once when nothing can have changed.
 
 from __future__ import annotations
 
-import os
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,8 @@ from controller.core.plan import RENEW_MARGIN
 from controller.notify import outbox
 from controller.notify.mail import Mailer
 from controller.publish import generations, site
-from controller.publish.pool import Pool
+from controller.publish.pool import PREFIX, Pool
+from controller.publish.target import Target
 
 if TYPE_CHECKING:
     from controller.reconcile import Options, Planned
@@ -44,7 +46,8 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool."""
     world = planned.world
     journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id)
-    pool = Pool(options.publish / "pool")
+    target = planned.target
+    pool = Pool(target, options.state)
     failures = remembered.read_failures(options.state)
     fetched, failed = ingest(world, planned.fetches, pool, failures, options.fetch_policy, options.now.isoformat(),
                              options.progress)
@@ -61,15 +64,15 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         signer = channel_step.make_signer(world, options.gnupg_home, options.state, outcome.notes)
         for action in plan.channels:
             options.progress(f"publishing {action.channel.value}")
-            channel_step.publish_channel(action, world, pool, signer, options.publish, options.state / "cache",
+            channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache",
                                          options.now, url, options.before_switch)
             journal.done(f"publish {action.channel.value}")
     for document in plan.documents:
-        _write_text(options.publish / document.name, document.text)
+        target.write(document.name, document.text.encode())
         journal.done(document.describe())
     if plan.site is not None:
-        site.publish_site(options.publish, dict(plan.site.files), plan.site.digest)
-        outcome.notes.append(f"pages and feeds updated under {options.publish / site.SITE}/")
+        site.publish_site(target, dict(plan.site.files), plan.site.digest)
+        outcome.notes.append(f"pages and feeds updated under {target.description.rstrip('/')}/{site.SITE}/")
         journal.done(plan.site.describe())
     if options.smtp is not None:
         outcome.notified, failure = _notify(planned, list(plan.messages), url, options)
@@ -79,13 +82,6 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
     _remember(options, planned, failures)
     return outcome
-
-
-def _write_text(path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _notify(planned: Planned, due: list[Message], url: str, options: Options) -> tuple[list[str], str]:
@@ -110,8 +106,9 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
 
 def _remember(options: Options, planned: Planned, failures: dict) -> None:
     """What the next run needs to know that nothing can have changed since this one."""
+    target = planned.target
     renew = [p.valid_until - RENEW_MARGIN for c in Channel
-             if (p := generations.read_published(options.publish, c)) and p.valid_until]
+             if (p := generations.read_published(target, c)) and p.valid_until]
     until = [t for t in (planned.assessment.next_change, min(renew, default=None)) if t is not None]
     remembered.write_last_run(options.state, {
         "commit": planned.world.snapshot.head.id,
@@ -119,27 +116,25 @@ def _remember(options: Options, planned: Planned, failures: dict) -> None:
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
         "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(options.state)),
-        "pool": _pool_marker(options.publish),
-        "channels": {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel},
+        "published": _published_marker(target),
     })
 
 
-def _pool_marker(publish) -> float:
-    folder = publish / "pool" / "sha256"
-    return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0) if folder.is_dir() else 0.0
+def _published_marker(target: Target) -> str:
+    """Changes when the pool or any channel's manifest changes (another run published)."""
+    pool = sorted((s.key, s.size) for s in target.list(PREFIX).values())
+    manifests = [hashlib.sha256(target.read(generations.manifest_key(c)) or b"").hexdigest() for c in Channel]
+    return hashlib.sha256(json.dumps([pool, manifests]).encode()).hexdigest()
 
 
-def nothing_changed(options: Options) -> bool:
+def nothing_changed(options: Options, target: Target) -> bool:
     last = remembered.read_last_run(options.state)
-    if last is None or last["pending_failures"] or last["rev"] != options.rev:
+    if last is None or last.get("pending_failures", True) or last.get("rev") != options.rev:
         return False
     if last["valid_until"] is not None and options.now >= datetime.fromisoformat(last["valid_until"]):
         return False
     if options.now < datetime.fromisoformat(last["now"]):
         return False  # replaying an earlier day
-    if last["pool"] != _pool_marker(options.publish):
-        return False
-    channels = {c.value: str(generations.channel_link(options.publish, c).resolve()) for c in Channel}
-    if channels != last["channels"]:
+    if last.get("published") != _published_marker(target):
         return False
     return app.head_commit(options.repo, options.rev) == last["commit"]

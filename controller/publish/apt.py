@@ -1,6 +1,6 @@
-"""Writing an apt repository: pool/ hardlinked from the package pool, dists/<suite>/ with Packages
-(plain, gz, xz), by-hash copies, a Release with SHA256 sums and Valid-Until, InRelease and
-Release.gpg. Same entry point as yum.py: write_repository(target, content, ...).
+"""Building an apt suite: dists/<suite>/ with Packages (plain, gz, xz) and their by-hash copies, a
+Release with SHA256 sums and Valid-Until, InRelease and Release.gpg, naming packages where they
+lie in the shared pool/. Same entry point as yum.py: build_repository(..., content, ...).
 
 Each package's control paragraph is read once and kept in a cache by sha256.
 """
@@ -11,14 +11,15 @@ import gzip
 import hashlib
 import json
 import lzma
-import os
 from datetime import datetime
 from pathlib import Path
 
 from controller.core.desired import Entry, RepoContent
 from controller.publish.debfile import control_fields
 from controller.publish.parallel import cached_results
+from controller.publish.pool import pool_key
 from controller.publish.signing import Signer
+from controller.publish.target import Publication
 
 COMPONENT = "main"
 _ANY = ("all",)
@@ -32,7 +33,7 @@ class StanzaCache:
 
     def get_all(self, groups: list[list[Entry]], pool_path) -> list[list[tuple[str, str]]]:
         """[(architecture, stanza)] for each group of entries; the missing ones built on every core."""
-        keys = [hashlib.sha256(repr(("apt-block-2", entries)).encode()).hexdigest() for entries in groups]
+        keys = [hashlib.sha256(repr(("apt-block-3", entries)).encode()).hexdigest() for entries in groups]
         return cached_results(self.root, keys, [(entries, pool_path) for entries in groups], _stanzas_job,
                               lambda stanzas: json.dumps(stanzas).encode(),
                               lambda raw: [tuple(pair) for pair in json.loads(raw)])
@@ -40,20 +41,20 @@ class StanzaCache:
 
 def _stanzas_job(job) -> list[tuple[str, str]]:
     entries, pool_path = job
-    return [(e.arch, _stanza(control_fields(Path(pool_path(e.sha256)).read_bytes(), e.filename), e))
+    return [(e.arch, _stanza(control_fields(Path(pool_path(e.sha256, e.filename)).read_bytes(), e.filename), e))
             for e in entries]
 
 
-def pool_path_of(entry: Entry) -> str:
-    # One directory per initial, not per source package as Debian's archive does: apt follows
-    # Filename wherever it points, and thousands of directories cost more than they tell.
-    return f"pool/{COMPONENT}/{entry.name[0].lower()}/{entry.filename}"
+def suite_of(repository: str, channel: str) -> str:
+    """One suite per repository and channel in the target's one archive root; a name of its own,
+    so that pinning tells it apart from Debian's suites."""
+    return f"{repository}-{channel}"
 
 
 def _stanza(fields: list[tuple[str, str]], entry: Entry) -> str:
     drop = {"Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"}
     lines = [f"{key}: {value}" for key, value in fields if key not in drop]
-    lines += [f"Filename: {pool_path_of(entry)}", f"Size: {entry.size}", f"SHA256: {entry.sha256}"]
+    lines += [f"Filename: {pool_key(entry.sha256, entry.filename)}", f"Size: {entry.size}", f"SHA256: {entry.sha256}"]
     return "\n".join(lines) + "\n"
 
 
@@ -61,28 +62,24 @@ def _rfc2822(value: datetime) -> str:
     return value.strftime("%a, %d %b %Y %H:%M:%S UTC")
 
 
-def write_repository(target: Path, content: RepoContent, pool_path, cache: StanzaCache, signer: Signer,
-                     label: str, date: datetime, valid_until: datetime) -> None:
+def build_repository(suite: str, channel: str, content: RepoContent, pool_path, cache: StanzaCache, signer: Signer,
+                     label: str, date: datetime, valid_until: datetime) -> Publication:
+    """A suite (dists/<suite>/) of the archive whose root is the target's root and whose pool/ is
+    the shared pool: Packages by hash (written once), by name, then Release and InRelease."""
     repo = content.repository
-    suite = repo.platform
     by_release: dict[str, list[Entry]] = {}
-    for folder in {pool_path_of(e).rsplit("/", 1)[0] for e in content.entries}:
-        (target / folder).mkdir(parents=True)
-    root = str(target)
     for entry in content.entries:
-        os.link(pool_path(entry.sha256), f"{root}/{pool_path_of(entry)}")
         by_release.setdefault(entry.release, []).append(entry)
     groups = [entries for _, entries in sorted(by_release.items())]
     stanzas = [pair for block in cache.get_all(groups, pool_path) for pair in block]
-    dist = target / "dists" / suite
+    dist = f"dists/{suite}"
     arches = [a for a in repo.architectures if a not in _ANY] or ["all"]
+    publication = Publication()
     sums: list[tuple[str, int, str]] = []
     for arch in arches:
         chosen = [text for entry_arch, text in stanzas if entry_arch == arch or entry_arch in _ANY]
         index = "\n".join(chosen).encode()
-        folder = dist / COMPONENT / f"binary-{arch}"
-        by_hash = folder / "by-hash" / "SHA256"
-        by_hash.mkdir(parents=True)
+        folder = f"{dist}/{COMPONENT}/binary-{arch}"
         variants = {"Packages": index}
         if "gz" in repo.compression:
             variants["Packages.gz"] = gzip.compress(index, compresslevel=9, mtime=0)
@@ -90,13 +87,13 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Stanz
             variants["Packages.xz"] = lzma.compress(index)
         for name, data in variants.items():
             digest = hashlib.sha256(data).hexdigest()
-            (by_hash / digest).write_bytes(data)
-            os.link(by_hash / digest, folder / name)
+            publication.once[f"{folder}/by-hash/SHA256/{digest}"] = data
+            publication.indexes.append((f"{folder}/{name}", data))
             sums.append((digest, len(data), f"{COMPONENT}/binary-{arch}/{name}"))
     release = "\n".join([
         f"Origin: {label.split()[0]}",
         f"Label: {label}",
-        f"Suite: {suite}",
+        f"Suite: {channel}",
         f"Codename: {suite}",
         f"Date: {_rfc2822(date)}",
         f"Valid-Until: {_rfc2822(valid_until)}",
@@ -106,11 +103,9 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Stanz
         "SHA256:",
         *(f" {digest} {size:>10} {path}" for digest, size, path in sorted(sums, key=lambda s: s[2])),
     ]).encode() + b"\n"
-    # Indices and their by-hash copies are in place; the signed root files come last.
-    (dist / "Release.gpg").write_bytes(signer.detach_sign(release))
-    (dist / "Release").write_bytes(release)
-    (dist / "InRelease").write_bytes(signer.clear_sign(release))
-    # Servers derive Last-Modified (and so If-Range answers) from mtime: make it the metadata's
-    # Date, or a client resuming a partial InRelease could splice two publications together.
-    for name in ("Release.gpg", "Release", "InRelease"):
-        os.utime(dist / name, (date.timestamp(), date.timestamp()))
+    # apt reads InRelease first and everything else by hash from it: InRelease is the switch.
+    stamp = date.timestamp()
+    publication.roots += [(f"{dist}/Release.gpg", signer.detach_sign(release), stamp),
+                          (f"{dist}/Release", release, stamp),
+                          (f"{dist}/InRelease", signer.clear_sign(release), stamp)]
+    return publication

@@ -13,11 +13,12 @@ def repo_id(repo: Repository, channel: Channel) -> str:
 
 def dnf_repo(repo: Repository, channel: Channel, base_url: str, title: str) -> str:
     url = f"{base_url.rstrip('/')}/{channel.value}"
-    # Packages are not re-signed by the federation: their sha256 is pinned by the signed repomd.xml,
-    # which dnf checks (repo_gpgcheck), so the chain from key to bytes holds.
+    # The metalink names the current repomd.xml by URL and checksum: one object switches dnf to a
+    # new generation. Packages are pinned by the signed repomd.xml (repo_gpgcheck), so the chain
+    # from key to bytes holds without re-signing them.
     return (f"[{repo_id(repo, channel)}]\n"
             f"name={title} {repo.platform} ({channel.value})\n"
-            f"baseurl={url}/{repo.name}/\n"
+            f"metalink={url}/{repo.name}/metalink.xml\n"
             "enabled=1\n"
             "repo_gpgcheck=1\n"
             "gpgcheck=0\n"
@@ -25,13 +26,12 @@ def dnf_repo(repo: Repository, channel: Channel, base_url: str, title: str) -> s
             "metadata_expire=1h\n")
 
 
-def apt_sources(repo: Repository, channel: Channel, base_url: str, public_key: bytes) -> str:
-    url = f"{base_url.rstrip('/')}/{channel.value}"
+def apt_sources(repo: Repository, channel: Channel, base_url: str, public_key: bytes, suite: str) -> str:
     key_lines = [(" " + line) if line.strip() else " ." for line in public_key.decode().strip().splitlines()]
     return "\n".join([
         "Types: deb",
-        f"URIs: {url}/{repo.name}",
-        f"Suites: {repo.platform}",
+        f"URIs: {base_url.rstrip('/')}/",
+        f"Suites: {suite}",
         "Components: main",
         "Signed-By:",
         *key_lines,

@@ -1,53 +1,87 @@
-"""The package pool: every package's bytes stored once, named by their sha256.
+"""The package pool: every package's bytes stored once per target, named by their sha256 and
+file name (pool/<sha256[:2]>/<sha256>/<file>), which every channel's metadata points into.
 
-A file enters the pool only through ``admit``, after its size and digest were checked, by an
-atomic rename; so a file in the pool is always whole and correct, and presence is proof. Channels
-hardlink to pool files, so promoting a release copies no bytes.
+A file enters the pool only through ``admit``, after its size, digest and header were checked;
+so a file in the pool is always whole and correct, and presence is proof. Promoting a release
+writes metadata only: no package byte is copied.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from controller.publish.durable import sync_filesystem
+from controller.publish.target import Target
+
+PREFIX = "pool/"
+
+
+def pool_key(sha256: str, filename: str) -> str:
+    return f"{PREFIX}{sha256[:2]}/{sha256}/{filename}"
 
 
 class Pool:
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.incoming = self.root / "incoming"
-        self._base = str(self.root / "sha256")
+    def __init__(self, target: Target, staging: Path):
+        self.target = target
+        self.staging = Path(staging)  # this machine's downloads in progress and cached copies
+        self._contents: dict[str, str] | None = None
 
-    def path(self, sha256: str) -> str:
-        # A string, not a Path: publishing asks for tens of thousands of these.
-        return f"{self._base}/{sha256[:2]}/{sha256}"
-
-    def contents(self) -> set[str]:
-        """Every sha256 in the pool, from one listing (cheaper than a stat per package)."""
-        root = self.root / "sha256"
-        if not root.is_dir():
-            return set()
-        return {entry.name for folder in os.scandir(root) if folder.is_dir() for entry in os.scandir(folder.path)}
+    def contents(self) -> dict[str, str]:
+        """sha256 -> key of every package in the pool, from one listing."""
+        if self._contents is None:
+            self._contents = {key.split("/")[2]: key for key in self.target.list(PREFIX) if key.count("/") == 3}
+        return self._contents
 
     def partial(self, sha256: str) -> Path:
-        """Where a download in progress lives, kept across runs so it can resume."""
-        self.incoming.mkdir(parents=True, exist_ok=True)
-        return self.incoming / f"{sha256}.part"
+        """Where a download in progress lives, kept across runs on this machine to resume."""
+        folder = self.staging / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{sha256}.part"
 
-    def admit(self, staged: Path, sha256: str, durable: bool = True) -> Path:
-        """Move checked bytes into place. Callers admitting many files pass durable=False and
-        call sync() once before the renames become visible to anything that trusts them."""
-        target = Path(self.path(sha256))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if durable:
-            with open(staged, "rb") as f:
-                os.fsync(f.fileno())
-        os.chmod(staged, 0o444)
-        os.replace(staged, target)
-        return target
+    def admit(self, staged: Path, sha256: str, filename: str) -> None:
+        """Store checked bytes in the pool (the staged file is consumed)."""
+        key = pool_key(sha256, filename)
+        local = self.target.local_path(key)
+        if local is None:  # keep a copy here: this run reads the header again to publish it
+            cached = cached_copy(self.staging, sha256)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(staged.read_bytes())
+        self.target.upload(key, staged)
+        self.contents()[sha256] = key
+
+    def reader(self) -> PoolReader:
+        return PoolReader(self.target, self.staging)
 
     def sync(self) -> None:
-        if self.root.exists():
-            sync_filesystem(self.root)
+        self.target.flush()
 
+
+def cached_copy(staging: Path, sha256: str) -> Path:
+    return staging / "pool-cache" / sha256[:2] / sha256
+
+
+@dataclass(frozen=True)
+class PoolReader:
+    """A local file holding a package's bytes, for reading its header. Small enough to hand to
+    worker processes: it knows the target, not the pool's listing."""
+
+    target: Target
+    staging: Path
+
+    def __call__(self, sha256: str, filename: str) -> str:
+        key = pool_key(sha256, filename)
+        local = self.target.local_path(key)
+        if local is not None:
+            return local
+        cached = cached_copy(self.staging, sha256)
+        if not cached.is_file():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            self.target.download(key, cached)
+        return str(cached)
+
+
+def held_packages(publish) -> set[str]:
+    """The sha256 of every package in the pool of the target named by ``publish``."""
+    from controller.publish.target import open_target
+
+    return set(Pool(open_target(publish), Path("/nonexistent")).contents())

@@ -1,6 +1,6 @@
 """Writing the public site: an index, a page per release, an Atom feed of releases reaching
-Production and one per stack. Published as a generation of its own, switched atomically like a
-channel, and only when what it shows has changed.
+Production and one per stack. Only the pages whose text changed are written, each in one step;
+pages link to each other only by name, so a reader never needs two of them to agree.
 """
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlparse
 
 from controller.core.views import feed_entries
 from controller.notify.render import Renderer
-from controller.publish import generations
+from controller.publish.target import Target
 
 SITE = "site"
+MANIFEST = f"{SITE}/manifest.json"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -46,21 +46,28 @@ def site_digest(files: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-def published_digest(publish: Path) -> str | None:
+def _manifest(target: Target) -> dict:
+    raw = target.read(MANIFEST)
+    try:
+        data = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def published_digest(target: Target) -> str | None:
     """The digest of the site as published, None when there is none (or it cannot be read)."""
-    manifest = generations.channel_link(publish, SITE) / "manifest.json"
-    if not manifest.is_file():
-        return None
-    return json.loads(manifest.read_text()).get("digest")
+    return _manifest(target).get("digest")
 
 
-def publish_site(publish: Path, files: dict[str, str], digest: str) -> None:
-    """Switch the site to these files as one new generation."""
-    generation = generations.new_generation(publish, SITE, digest)
-    for relpath, text in files.items():
-        target = generation / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    (generation / "manifest.json").write_text(json.dumps({"digest": digest}) + "\n")
-    generations.switch(publish, SITE, generation)
-    generations.prune(publish, SITE)
+def publish_site(target: Target, files: dict[str, str], digest: str) -> None:
+    """Write the pages that changed, each in one step, then the manifest that lists them all."""
+    known = _manifest(target).get("files")
+    known = known if isinstance(known, dict) else {}
+    sums = {}
+    for relpath, text in sorted(files.items()):
+        data = text.encode()
+        sums[relpath] = hashlib.sha256(data).hexdigest()
+        if known.get(relpath) != sums[relpath]:
+            target.write(f"{SITE}/{relpath}", data)
+    target.write(MANIFEST, (json.dumps({"digest": digest, "files": sums}, indent=1, sort_keys=True) + "\n").encode())

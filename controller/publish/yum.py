@@ -1,5 +1,6 @@
-"""Writing a yum repository: Packages/ hardlinked from the pool, repodata/ with primary,
-filelists, other and updateinfo, repomd.xml and its detached signature. The only createrepo_c user.
+"""Building a yum repository: repodata/ with primary, filelists, other and updateinfo, repomd.xml
+and its detached signature, in a generation of its own named by a metalink; packages are named
+where they lie in the shared pool. The only createrepo_c user.
 
 Metadata is assembled from per-release blocks: the XML of a release's packages (read once from
 their rpm headers) and its advisory, each kept both as text and as a gzip member. A gzip file may
@@ -13,16 +14,19 @@ import gzip
 import hashlib
 import json
 import lzma
-import os
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formatdate
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import createrepo_c as cr
 
 from controller.core.desired import Advisory, Entry, RepoContent
 from controller.publish.parallel import cached_results
+from controller.publish.pool import pool_key
 from controller.publish.signing import Signer
+from controller.publish.target import Publication
 
 KINDS = ("primary", "filelists", "other", "updateinfo")
 _DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -35,7 +39,7 @@ _HEADS = {
 }
 _TAILS = {"primary": "</metadata>\n", "filelists": "</filelists>\n", "other": "</otherdata>\n",
           "updateinfo": "</updates>\n"}
-_FORMAT = "yum-block-1"
+_FORMAT = "yum-block-2"
 
 
 def rpm_identity(path: str) -> tuple[str, int, str, str, str]:
@@ -47,8 +51,10 @@ def rpm_identity(path: str) -> tuple[str, int, str, str, str]:
     return package.name, int(package.epoch or 0), package.version, package.release, package.arch
 
 
-def href_of(filename: str) -> str:
-    return f"Packages/{filename[0].lower()}/{filename}"
+def href_of(entry: Entry) -> str:
+    """Where a package is, from a generation's base (<channel>/<repository>/<generation>/):
+    the shared pool at the target's root. dnf resolves the ../ itself."""
+    return "../../../" + pool_key(entry.sha256, entry.filename)
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,8 @@ def _read_block(raw: bytes) -> Block:
 def _make_block(entries: list[Entry], advisory: Advisory | None, pool_path) -> Block:
     text = {k: [] for k in KINDS}
     for entry in entries:
-        package = cr.package_from_rpm(pool_path(entry.sha256), checksum_type=cr.SHA256,
-                                      location_href=href_of(entry.filename), changelog_limit=10)
+        package = cr.package_from_rpm(pool_path(entry.sha256, entry.filename), checksum_type=cr.SHA256,
+                                      location_href=href_of(entry), changelog_limit=10)
         package.time_file = 0  # the pool file's mtime says nothing about the package
         primary, filelists, other = cr.xml_dump(package)
         text["primary"].append(primary)
@@ -105,17 +111,15 @@ def _make_block(entries: list[Entry], advisory: Advisory | None, pool_path) -> B
     return Block(joined, {k: gzip.compress(v, compresslevel=6, mtime=0) if v else b"" for k, v in joined.items()})
 
 
-def write_repository(target: Path, content: RepoContent, pool_path, cache: BlockCache, signer: Signer,
-                     revision: int) -> None:
-    """Write a whole yum repository into ``target`` (an empty directory of a new generation)."""
-    repodata = target / "repodata"
-    repodata.mkdir(parents=True)
+def build_repository(prefix: str, content: RepoContent, pool_path, cache: BlockCache, signer: Signer,
+                     revision: int, base_url: str) -> Publication:
+    """A whole yum repository as objects under ``prefix`` (<channel>/<repository>): a generation
+    of repodata named by its repomd.xml's digest, written once, and the metalink that names it.
+
+    The metalink is the one mutable object: dnf reads it, then only immutable files of one
+    generation, so a client never sees a repomd.xml and a signature from two publications."""
     by_release: dict[str, list[Entry]] = {}
-    for folder in {href_of(e.filename).rsplit("/", 1)[0] for e in content.entries}:
-        (target / folder).mkdir(parents=True)
-    root = str(target)
     for entry in content.entries:
-        os.link(pool_path(entry.sha256), f"{root}/{href_of(entry.filename)}")  # the pool's bytes: no copy
         by_release.setdefault(entry.release, []).append(entry)
     advisories = {a.release: a for a in content.advisories}
     blocks = cache.get_all(content.repository.name,
@@ -123,6 +127,7 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Block
     use_xz = "xz" in content.repository.compression and "gz" not in content.repository.compression
     repomd = cr.Repomd()
     repomd.set_revision(str(revision))
+    files: dict[str, bytes] = {}
     for kind in KINDS:
         head = (_DECL + _HEADS[kind].format(n=len(content.entries))).encode()
         tail = _TAILS[kind].encode()
@@ -132,24 +137,50 @@ def write_repository(target: Path, content: RepoContent, pool_path, cache: Block
         else:
             members = [gzip.compress(head, mtime=0), *(b.packed[kind] for b in blocks), gzip.compress(tail, mtime=0)]
             packed, suffix = b"".join(members), "gz"
-        repomd.set_record(_record(repodata, kind, texts, packed, suffix, revision))
+        name, record = _record(kind, texts, packed, suffix, revision)
+        files[name] = packed
+        repomd.set_record(record)
     xml = repomd.xml_dump().encode()
-    # Leaf files first, the signature, then the root index last.
-    (repodata / "repomd.xml.asc").write_bytes(signer.detach_sign(xml))
-    (repodata / "repomd.xml").write_bytes(xml)
-    for name in ("repomd.xml.asc", "repomd.xml"):  # Last-Modified follows the metadata (see apt.py)
-        os.utime(repodata / name, (revision, revision))
+    generation = f"{prefix}/{hashlib.sha256(xml).hexdigest()[:20]}"
+    once = {f"{generation}/{name}": data for name, data in files.items()}
+    once[f"{generation}/repodata/repomd.xml.asc"] = signer.detach_sign(xml)
+    once[f"{generation}/repodata/repomd.xml"] = xml
+    url = f"{base_url.rstrip('/')}/{generation}/repodata/repomd.xml"
+    return Publication(once, [], [(f"{prefix}/{METALINK}", metalink(xml, url, revision), None)])
 
 
-def _record(repodata: Path, kind: str, texts: list[bytes], packed: bytes, suffix: str,
-            revision: int) -> cr.RepomdRecord:
+METALINK = "metalink.xml"
+
+
+def metalink(repomd: bytes, url: str, revision: int) -> bytes:
+    """A metalink naming one repomd.xml by URL, size and sha256 (librepo checks both)."""
+    when = formatdate(revision, usegmt=True)
+    return (f'''<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" xmlns:mm0="http://fedorahosted.org/mirrormanager" \
+type="dynamic" pubdate="{when}" generator="rolloutctl">
+ <files>
+  <file name="repomd.xml">
+   <mm0:timestamp>{revision}</mm0:timestamp>
+   <size>{len(repomd)}</size>
+   <verification>
+    <hash type="sha256">{hashlib.sha256(repomd).hexdigest()}</hash>
+   </verification>
+   <resources maxconnections="1">
+    <url protocol="{url.split(":", 1)[0]}" type="{url.split(":", 1)[0]}" preference="100">{escape(url)}</url>
+   </resources>
+  </file>
+ </files>
+</metalink>
+''').encode()
+
+
+def _record(kind: str, texts: list[bytes], packed: bytes, suffix: str, revision: int) -> tuple[str, cr.RepomdRecord]:
     opened = hashlib.sha256()
     for part in texts:
         opened.update(part)
     digest = hashlib.sha256(packed).hexdigest()
-    name = f"{digest}-{kind}.xml.{suffix}"
-    (repodata / name).write_bytes(packed)
-    record = cr.RepomdRecord(kind, str(repodata / name))
+    name = f"repodata/{digest}-{kind}.xml.{suffix}"
+    record = cr.RepomdRecord(kind, None)
     record.checksum_type = "sha256"
     record.checksum = digest
     record.checksum_open_type = "sha256"
@@ -157,8 +188,8 @@ def _record(repodata: Path, kind: str, texts: list[bytes], packed: bytes, suffix
     record.size = len(packed)
     record.size_open = sum(len(p) for p in texts)
     record.timestamp = revision
-    record.location_href = f"repodata/{name}"
-    return record
+    record.location_href = name
+    return name, record
 
 
 def _update_record(advisory: Advisory, entries: list[Entry]) -> cr.UpdateRecord:

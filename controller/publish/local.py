@@ -1,0 +1,119 @@
+"""A publish target on the local filesystem: the directory a web server serves.
+
+Every write goes to a temporary file renamed into place (readers see the old file or the new),
+write-once objects are hardlinked or renamed rather than copied where the disk allows, and one
+syncfs(2) per phase makes a batch durable before the next phase names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from controller.publish.durable import sync_filesystem
+from controller.publish.target import Stored
+
+
+class LocalTarget:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.description = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def _tmp(self, path: Path) -> Path:
+        return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+    def list(self, prefix: str) -> dict[str, Stored]:
+        found: dict[str, Stored] = {}
+        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not folder.is_dir():
+            return found
+        root = str(self.root) + "/"
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if name.startswith("."):
+                    continue  # temporary files of writes in progress
+                path = f"{dirpath}/{name}"
+                key = path.removeprefix(root)
+                if key.startswith(prefix):
+                    info = os.stat(path)
+                    found[key] = Stored(key, info.st_size, info.st_mtime)
+        return found
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def write(self, key: str, data: bytes, modified: float | None = None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp(path)
+        tmp.write_bytes(data)
+        if modified is not None:
+            # Servers derive Last-Modified (and so If-Range answers) from mtime: make it the
+            # metadata's date, or a client resuming a partial download could splice two together.
+            os.utime(tmp, (modified, modified))
+        os.replace(tmp, path)
+
+    def write_once(self, items: dict[str, bytes]) -> None:
+        for key, data in items.items():
+            path = self._path(key)
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._tmp(path)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+
+    def upload(self, key: str, path: Path) -> None:
+        final = self._path(key)
+        if final.exists():
+            path.unlink()
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o444)
+        try:
+            os.replace(path, final)
+        except OSError:  # another filesystem: copy beside, then rename
+            tmp = self._tmp(final)
+            shutil.copyfile(path, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            path.unlink()
+
+    def download(self, key: str, path: Path) -> None:
+        shutil.copyfile(self._path(key), path)
+
+    def local_path(self, key: str) -> str | None:
+        return str(self._path(key))
+
+    def create(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp(path)
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, path)  # fails when the name exists: an atomic create
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(FileNotFoundError):
+                self._path(key).unlink()
+
+    def flush(self) -> None:
+        if self.root.is_dir():
+            sync_filesystem(self.root)
