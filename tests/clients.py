@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 CHANNELS = ("unverified", "staged-rollout", "production")
+
+
+def repodata(publish: Path, channel: str, repository: str = "umd5-el9") -> Path:
+    """The repodata/ of the generation a channel's metalink names, in a published directory."""
+    metalink = (publish / channel / repository / "metalink.xml").read_text()
+    url = re.search(r"<url [^>]*>([^<]+)</url>", metalink).group(1)
+    return publish / url.split("/", 3)[3].removesuffix("/repomd.xml")
 
 
 class Dnf:

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from builders import build_rpm
-from clients import Dnf
+from clients import Dnf, repodata
 from conftest import TOP, verification
 from servers import FileServer
 
@@ -27,8 +27,7 @@ def _files(release: str, manifest: str | None = None) -> dict:
 
 
 def _updates(publish, channel: str) -> dict[str, ET.Element]:
-    repodata = publish / channel / "umd5-el9/repodata"
-    root = ET.fromstring(gzip.decompress(next(repodata.glob("*-updateinfo.xml.gz")).read_bytes()))
+    root = ET.fromstring(gzip.decompress(next(repodata(publish, channel).glob("*-updateinfo.xml.gz")).read_bytes()))
     return {u.findtext("id"): u for u in root.iter("update")}
 
 

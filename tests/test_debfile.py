@@ -81,4 +81,5 @@ def test_a_bomb_in_a_release_fails_its_ingestion_and_stays_out_of_the_pool(story
     outcome = _reconcile(story, tmp_path)
     assert "control.tar.gz expands past" in outcome.failures["arc-ce/6.19.0"]
     assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.INGEST_FAILED
-    assert not (tmp_path / "public/pool/sha256" / hashlib.sha256(bomb).hexdigest()[:2]).exists()
+    bomb_sha = hashlib.sha256(bomb).hexdigest()
+    assert not (tmp_path / "public/pool" / bomb_sha[:2] / bomb_sha).exists()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from clients import Apt, Dnf
+from clients import Apt, Dnf, repodata
 from conftest import TOP, report_done, verification
 from servers import FileServer
 
@@ -37,13 +37,6 @@ def pooled(publish: Path, sha256: str) -> str | None:
     """The pool file holding these bytes, relative to the publish directory."""
     found = list((publish / "pool" / sha256[:2] / sha256).glob("*"))
     return str(found[0].relative_to(publish)) if found else None
-
-
-def repodata(publish: Path, channel: str, repository: str = "umd5-el9") -> Path:
-    """The repodata/ of the generation a channel's metalink names."""
-    metalink = (publish / channel / repository / "metalink.xml").read_text()
-    url = re.search(r"<url [^>]*>([^<]+)</url>", metalink).group(1)
-    return publish / url.split("/", 3)[3].removesuffix("/repomd.xml")
 
 
 def at(text: str) -> datetime:
