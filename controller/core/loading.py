@@ -279,7 +279,8 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
     dist, repos, times, cal, roles = (docs[n] for n in CONFIG_FILES)
     hours = cal.get("working_hours") or {"start": "00:00", "end": "24:00"}
     calendar = Calendar(cal["timezone"], tuple(_WEEKDAYS.index(d) for d in cal.get("weekend", ["sat", "sun"])),
-                        tuple(h["date"] for h in cal.get("holidays", ())), hours["start"], hours["end"])
+                        tuple(h["date"] for h in cal.get("holidays", ())), hours["start"], hours["end"],
+                        cal.get("country"), cal.get("subdivision"))
     day_hours = calendar.day_hours
     timelines = {}
     for cat in Category:

@@ -259,9 +259,11 @@ class CategoryTimeline:
 class Calendar:
     timezone: str
     weekend: tuple[int, ...]  # weekday numbers, Monday = 0
-    holidays: tuple[str, ...]  # ISO dates
+    holidays: tuple[str, ...]  # ISO dates: the federation's own closing days
     day_start: str = "00:00"
     day_end: str = "24:00"
+    country: str | None = None  # ISO 3166 code whose public holidays are days off too
+    subdivision: str | None = None  # a state or province of that country, as the holidays package names it
 
     @property
     def day_hours(self) -> float:

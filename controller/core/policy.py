@@ -15,6 +15,7 @@ from posixpath import normpath
 from controller.core.advisory_words import check_severity_words
 from controller.core.model import Category, Commit, Config, Package, ReleaseFiles, Role, World
 from controller.core.versions import major_of
+from controller.core.workdays import check_calendar_country
 from controller.errors import Problem
 
 
@@ -439,6 +440,8 @@ RULES: tuple[Rule, ...] = (
     Rule("emergency-justification", "emergency releases are justified; only they may skip staged rollout",
          check_emergency),
     Rule("security-advisory", "a release fixing a CVE carries its advisory", check_security),
+    Rule("calendar-country", "the calendar names a country and subdivision with known public holidays",
+         lambda ctx: check_calendar_country(ctx.world)),
     Rule("severity-words", "security severities are dnf's words (warns on the old ones)",
          lambda ctx: check_severity_words(ctx.world)),
     Rule("package-source", "package paths and URLs are plain and agree with the package fields",

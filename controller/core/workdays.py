@@ -1,20 +1,59 @@
-"""Time measured in working hours on the calendar of repos-config: weekends and holidays stop the
-clock, and so do the hours outside the working day. Pure: instants in, instants out, all UTC.
+"""Time measured in working hours on the calendar of repos-config: weekends, public holidays and
+the federation's closing days stop the clock, and so do the hours outside the working day. Pure:
+instants in, instants out, all UTC. The only user of the holidays package, whose rules give the
+public holidays of a country (and subdivision) for any year, so nobody types them in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from controller.core.model import Calendar
+import holidays
+
+from controller.core.model import Calendar, World
+from controller.errors import Problem
 
 _LIMIT_DAYS = 3660  # a timer that needs ten years of calendar is a configuration mistake
+CALENDAR_FILE = "repos-config/calendar.yaml"
+
+
+@lru_cache(maxsize=256)
+def public_holidays(country: str, subdivision: str | None, year: int) -> dict[str, str]:
+    """ISO date -> name of the public holidays of a country (and subdivision) in a year; empty for
+    a country the package does not know (the calendar-country rule reports that)."""
+    try:
+        found = holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError:
+        return {}
+    return {day.isoformat(): name for day, name in sorted(found.items())}
+
+
+def is_day_off(cal: Calendar, day: date) -> bool:
+    if day.weekday() in cal.weekend or day.isoformat() in cal.holidays:
+        return True
+    return bool(cal.country) and day.isoformat() in public_holidays(cal.country, cal.subdivision, day.year)
+
+
+def check_calendar_country(world: World) -> Iterable[Problem]:
+    """The country and subdivision that calendar.yaml names must be known, or no holiday would count."""
+    cal = world.config.calendar if world.config else None
+    if cal is None or not cal.country:
+        return
+    supported = holidays.list_supported_countries()
+    if cal.country not in supported:
+        yield Problem(CALENDAR_FILE, f"country {cal.country!r} has no public-holiday calendar",
+                      "use an ISO 3166-1 alpha-2 code such as NL, DE or IT", "/country", rule="calendar-country")
+    elif cal.subdivision and cal.subdivision not in supported[cal.country]:
+        yield Problem(CALENDAR_FILE, f"{cal.country} has no subdivision {cal.subdivision!r}",
+                      "use one of: " + ", ".join(supported[cal.country]), "/subdivision", rule="calendar-country")
 
 
 def _bounds(cal: Calendar, day: date) -> tuple[datetime, datetime] | None:
     """The working interval of a day, in UTC, or None on a day off."""
-    if day.weekday() in cal.weekend or day.isoformat() in cal.holidays:
+    if is_day_off(cal, day):
         return None
     tz = ZoneInfo(cal.timezone)
     start = datetime.combine(day, _clock(cal.day_start), tz)
