@@ -1,13 +1,29 @@
-"""Real dnf and apt, confined to a temporary directory, reading a published tree over HTTP."""
+"""Real dnf and apt, confined to a temporary directory, reading a published tree over HTTP (their
+client configurations taken from the directory, or from the URL it is served at)."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 CHANNELS = ("unverified", "staged-rollout", "production")
+
+
+def published_file(publish: Path | str, relpath: str) -> bytes | None:
+    """A file of a published tree: a directory, or the http(s) URL it is served from."""
+    if isinstance(publish, Path):
+        path = publish / relpath
+        return path.read_bytes() if path.is_file() else None
+    try:
+        with urllib.request.urlopen(f"{publish.rstrip('/')}/{relpath}", timeout=30) as answer:
+            return answer.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            return None
+        raise
 
 
 def repodata(publish: Path, channel: str, repository: str = "umd5-el9") -> Path:
@@ -29,9 +45,9 @@ class Dnf:
 
     def refresh_configs(self) -> None:
         for channel in CHANNELS:
-            source = self.publish / channel / f"{self.repository}.repo"
-            if source.is_file():
-                shutil.copy(source, self.home / "repos" / f"{channel}.repo")
+            config = published_file(self.publish, f"{channel}/{self.repository}.repo")
+            if config is not None:
+                (self.home / "repos" / f"{channel}.repo").write_bytes(config)
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         self.refresh_configs()
@@ -76,9 +92,9 @@ class Apt:
         for old in (self.home / "sources").glob("*.sources"):
             old.unlink()
         for channel in CHANNELS:
-            source = self.publish / channel / f"{self.repository}.sources"
-            if source.is_file():
-                shutil.copy(source, self.home / "sources" / f"{channel}.sources")
+            config = published_file(self.publish, f"{channel}/{self.repository}.sources")
+            if config is not None:
+                (self.home / "sources" / f"{channel}.sources").write_bytes(config)
         return subprocess.run(["apt-get", *self.options(), "update"], capture_output=True, text=True)
 
     def candidates(self, package: str) -> dict[str, str]:

