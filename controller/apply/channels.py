@@ -32,7 +32,7 @@ def setup(world: World, base_url: str) -> dict[str, str]:
 def make_signer(world: World, gnupg_home: Path | None, state: Path, notes: list[str]) -> Signer:
     fingerprint = signing_key(world)
     if fingerprint:
-        home = gnupg_home or Path(os.environ.get("GNUPGHOME", Path.home() / ".gnupg"))
+        home = gnupg_home or Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")  # "" is unset
         return configured_signer(home, fingerprint)
     signer, created = throwaway_signer(state / "throwaway-gnupg")
     if created:

@@ -61,12 +61,12 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     plan = planned.plan
     url = planned.base_url
     if plan.channels:
-        signer = channel_step.make_signer(world, options.gnupg_home, options.state, outcome.notes)
-        for action in plan.channels:
-            options.progress(f"publishing {action.channel.value}")
-            channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache",
-                                         options.now, url, options.before_switch)
-            journal.done(f"publish {action.channel.value}")
+        with channel_step.make_signer(world, options.gnupg_home, options.state, outcome.notes) as signer:
+            for action in plan.channels:
+                options.progress(f"publishing {action.channel.value}")
+                channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache",
+                                             options.now, url, options.before_switch)
+                journal.done(f"publish {action.channel.value}")
     for document in plan.documents:
         target.write(document.name, document.text.encode())
         journal.done(document.describe())

@@ -29,7 +29,7 @@ def verify_signatures(signed: Mapping[str, tuple[bytes, bytes]], public_keys: It
     if not signed:
         return result
     with tempfile.TemporaryDirectory(prefix="rolloutctl-gpg-") as home:
-        base = [GPG, "--batch", "--no-tty", "--homedir", home]
+        base = [GPG, "--batch", "--no-tty", "--no-autostart", "--homedir", home]  # public keys need no agent
         keys = b"\n".join(public_keys)
         if keys.strip():
             imported = _run(base + ["--import"], keys)
