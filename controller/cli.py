@@ -1,22 +1,31 @@
-"""rolloutctl: arguments in, text or JSON out, exceptions to exit codes. Decides nothing.
+"""rolloutctl: arguments in, text or JSON out (rendered by controller.output), exceptions to exit
+codes. Decides nothing.
 
-Exit codes: 0 fine, 1 findings, 2 usage or bad input, 3 an external tool failed, 4 transient
-(try again), 70 a bug in rolloutctl.
+Exit codes: 0 fine, 1 findings, 2 usage or bad input, 3 an external tool failed or a file or
+directory could not be written, 4 transient (try again), 70 a bug in rolloutctl, 130 interrupted,
+141 the reader of the output went away (as for any program killed by SIGPIPE; nothing is said).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
+import time
 import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from controller import __version__, app
-from controller.core.assess import Assessment, ReleaseStatus
-from controller.errors import BadInput, ControllerError, Problem, failing
+from controller import __version__, app, output
+from controller.errors import BadInput, ControllerError, failing
+
+# An OSError with one of these is the machine's answer (a directory that cannot be written, a full
+# disk), not a bug: it is said in one line, with what to check.
+_ENVIRONMENT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                errno.EISDIR, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE}
 
 
 def _instant(text: str) -> datetime:
@@ -53,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.add_argument("--publish-dir", type=Path, help="read ingestion from this publish directory's pool")
     s.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
+    s.add_argument("--check", action="store_true",
+                   help="exit 1 when a step is overdue, an ingestion failed or a file has a problem (for monitoring)")
 
     for name, text in (("plan", "what a reconcile would change in each channel; writes nothing"),
                        ("reconcile", "fetch, verify and publish the channels to match the branch")):
@@ -63,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--state-dir", type=Path,
                        help="locks, caches and ingestion failures (default: PUBLISH_DIR/../.rolloutctl-state)")
         c.add_argument("--base-url", help="where the publish directory is served, for client configurations")
+        c.add_argument("--format", choices=("text", "json"), default="text")
+        c.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (and errors)")
+        c.add_argument("-v", "--verbose", action="store_true", help="list every package, not counts")
         if name == "reconcile":
             c.add_argument("--gnupg-home", type=Path, help="GnuPG home with the signing key (default $GNUPGHOME)")
             c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
@@ -81,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--base", default="origin/main", metavar="REV", help="the pull request's base (check)")
     g.add_argument("--at", default="HEAD", metavar="REV", help="the pull request's head (check)")
     g.add_argument("--branch", default="main", help="the branch acceptances are committed to (sync)")
-    g.add_argument("--github-repo", default=os.environ.get("GITHUB_REPOSITORY"), help="owner/name")
-    g.add_argument("--github-api", default=os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+    # CI systems pass an unset variable as an empty one: empty means unset.
+    g.add_argument("--github-repo", default=os.environ.get("GITHUB_REPOSITORY") or None, help="owner/name")
+    g.add_argument("--github-api", default=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+                   help="the GitHub API (default $GITHUB_API_URL, or https://api.github.com)")
     g.add_argument("--head-sha", metavar="SHA", help="report only if the pull request's head is still SHA (check)")
     g.add_argument("--base-url", default="", help="where the channels are served, for rollout PR bodies")
     g.add_argument("--merge-method", choices=("merge", "rebase"), default="merge",
@@ -105,55 +121,92 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
     now = getattr(args, "now", None) or datetime.now(UTC)
     try:
-        if args.command == "validate":
-            return _validate(args, now)
-        if args.command in ("plan", "reconcile"):
-            return _reconcile(args, now)
-        if args.command == "github":
-            return _github(args, now)
-        if args.command == "codeowners":
-            from controller.core.codeowners import codeowners
-
-            text = codeowners(app.read_world(args.repo, args.at)[0])
-            if args.output:
-                args.output.write_text(text)
-            else:
-                print(text, end="")
-            return 0
-        if args.command == "metrics":
-            from controller.core.metrics import render_svg, render_text
-
-            figures = app.metrics(args.repo, args.at, now, args.since, args.until)
-            print(json.dumps(figures, indent=2) if args.format == "json" else render_text(figures))
-            if args.svg:
-                args.svg.write_text(render_svg(figures["rollout_days"]))
-            return 0
-        if args.command == "report-template":
-            from controller.core.report_template import report_template
-
-            print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
-            return 0
-        return _status(args, now)
+        code = _run(args, now)
+        sys.stdout.flush()  # here, so that a closed pipe is seen while it can still be handled
+        return code
+    except BrokenPipeError:
+        # The reader went away (``rolloutctl status | head -1``): stop quietly, as a program killed
+        # by SIGPIPE does; what remains unwritten goes nowhere instead of failing at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ControllerError as exc:
-        print(f"rolloutctl: {exc.render()}", file=sys.stderr)
+        _say(exc.render())
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT:
+            return _bug()
+        where = exc.filename or "a file"
+        _say(f"cannot write {where}: {exc.strerror}\n  hint: check that the directories rolloutctl writes "
+             "(--publish-dir, --state-dir, --output, --svg) exist and that this user may write them")
+        return 3
     except KeyboardInterrupt:
-        print("rolloutctl: interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
-    except Exception:  # a bug: say so plainly, keep the trace for the report
-        traceback.print_exc()
-        print("rolloutctl: internal error; please report it with the trace above", file=sys.stderr)
-        return 70
+    except Exception:
+        return _bug()
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):  # standard error is gone too: the exit code says it
+        print(f"rolloutctl: {text}", file=sys.stderr)
+
+
+def _bug() -> int:
+    """A bug: say so plainly, keep the trace for the report."""
+    traceback.print_exc()
+    _say("internal error; please report it with the trace above")
+    return 70
+
+
+def _run(args: argparse.Namespace, now: datetime) -> int:
+    if args.command == "validate":
+        return _validate(args, now)
+    if args.command in ("plan", "reconcile"):
+        return _reconcile(args, now)
+    if args.command == "github":
+        return _github(args, now)
+    if args.command == "codeowners":
+        from controller.core.codeowners import codeowners
+
+        text = codeowners(app.read_world(args.repo, args.at)[0])
+        if args.output:
+            _write(args.output, text)
+        else:
+            print(text, end="")
+        return 0
+    if args.command == "metrics":
+        from controller.core.metrics import render_svg, render_text
+
+        figures = app.metrics(args.repo, args.at, now, args.since, args.until)
+        print(json.dumps(figures, indent=2) if args.format == "json" else render_text(figures))
+        if args.svg:
+            _write(args.svg, render_svg(figures["rollout_days"]))
+        return 0
+    if args.command == "report-template":
+        from controller.core.report_template import report_template
+
+        print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
+        return 0
+    return _status(args, now)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file the user named (an OSError past a missing directory is the machine's)."""
+    try:
+        path.write_text(text)
+    except FileNotFoundError:
+        raise BadInput(f"cannot write {path}: the directory {path.parent} does not exist",
+                       "create it, or name a file in an existing directory") from None
 
 
 def _validate(args: argparse.Namespace, now: datetime) -> int:
     result = app.validate(args.repo, args.at, now, args.base)
     if args.format == "json":
         print(json.dumps({"scope": result.scope, "files": result.files_checked,
-                          "problems": [_problem_json(p) for p in result.problems]}, indent=2))
+                          "problems": [output.problem_json(p) for p in result.problems]}, indent=2))
     elif args.format == "github":
         for p in result.problems:
-            print(_annotation(p))
+            print(output.annotation(p))
         print(f"{len(result.problems)} problem(s) in {result.scope}")
     else:
         for p in result.problems:
@@ -198,81 +251,64 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
     return 0
 
 
-def _annotation(p: Problem) -> str:
-    def escape(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    props = f"file={escape(p.file)}"
-    if p.line is not None:
-        props += f",line={p.line}"
-    props += f",title={escape(p.rule)}"
-    message = p.message + (f". Fix: {p.hint}" if p.hint else "")
-    return f"::{p.level} {props}::{escape(message)}"
-
-
-def _problem_json(p: Problem) -> dict:
-    return {"file": p.file, "line": p.line, "pointer": p.pointer, "rule": p.rule, "level": p.level,
-            "message": p.message, "hint": p.hint}
-
-
 def _state_dir(args: argparse.Namespace) -> Path:
     return args.state_dir or args.publish_dir.resolve().parent / ".rolloutctl-state"
 
 
-def _progress(message: str) -> None:
-    # Long work shows progress on a terminal and stays quiet in CI and pipes.
-    if sys.stderr.isatty() and not os.environ.get("CI"):
-        print(f"  {message}", file=sys.stderr)
+def _progress(args: argparse.Namespace):
+    """A live display on a terminal; silence in CI, in pipes and with --quiet."""
+    from controller.progress import Progress, TerminalProgress
+
+    if args.quiet or args.format == "json" or not sys.stderr.isatty() or os.environ.get("CI"):
+        return Progress()
+    return TerminalProgress(sys.stderr)
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
 
+    started = time.monotonic()
+    progress = _progress(args)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args),
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
-                      wait=getattr(args, "wait", 0.0), progress=_progress, smtp=SmtpSettings.from_environment())
-    if args.command == "plan":
-        plan = make_plan(options)
-        print(render_plan(plan.fetches, plan.actions, plan.state_changes))
-        return 0
-    outcome = reconcile(options)
-    for note in outcome.notes:
-        print(f"note: {note}", file=sys.stderr)
-    plan = outcome.plan
-    if not outcome.changed and not outcome.failures:
-        print("nothing to do: every channel matches the branch")
-        return 0
-    print(render_plan(plan.fetches, plan.actions, plan.state_changes, done=True))
-    for key in outcome.notified:
-        print(f"notified: {key}")
+                      wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment())
+    try:
+        if args.command == "plan":
+            planned = make_plan(options)
+            if args.format == "json":
+                print(json.dumps(output.plan_document(planned, now), indent=2))
+            elif not args.quiet:
+                print(output.render_plan(planned, args.verbose))
+            return 0
+        outcome = reconcile(options)
+    finally:
+        progress.close()
+    seconds = time.monotonic() - started
+    if args.format == "json":
+        print(json.dumps(output.reconcile_document(outcome, now, seconds), indent=2))
+        return 1 if outcome.failures else 0
+    if not args.quiet:
+        for note in outcome.notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(output.render_outcome(outcome, args.verbose))
     for key, reason in sorted(outcome.failures.items()):
         print(f"ingest failed: {key}: {reason}", file=sys.stderr)
-    if plan.actions:
+    if outcome.plan is not None and outcome.plan.actions and not args.quiet:
         print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
               "<channel>/<repository>.sources (serve the directory over http first)")
+    print(output.summary_line(outcome, seconds))
     return 1 if outcome.failures else 0
 
 
-def render_plan(fetches, actions, state_changes, done: bool = False) -> str:
-    lines = []
-    verb = "fetched" if done else "fetch"
-    if fetches:
-        lines.append(f"{verb} {len(fetches)} package(s):")
-        lines += [f"  {f.package.filename} ({f.release})" for f in fetches]
-    for action in actions:
-        lines.append(action.describe())
-    for key, before, after in state_changes:
-        lines.append(f"{key}: {before or 'new'} -> {after}")
-    return "\n".join(lines) if lines else "nothing to do: every channel matches the branch"
-
-
 def _status(args: argparse.Namespace, now: datetime) -> int:
-    failures = None
-    if args.publish_dir is not None:
+    failures = undelivered = None
+    if args.publish_dir is not None or args.state_dir is not None:
+        from controller.notify.outbox import undelivered as read_undelivered
         from controller.reconcile import read_failures
 
-        failures = read_failures(_state_dir(args))
+        state = _state_dir(args)
+        failures, undelivered = read_failures(state), read_undelivered(state)
     result = app.status(args.repo, args.at, now, args.publish_dir, failures)
     statuses = list(result.statuses.values())
     if args.release:
@@ -281,46 +317,13 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
             known = ", ".join(sorted(result.statuses)) or "none"
             raise BadInput(f"no release {args.release!r} at {args.at}", f"known releases: {known}")
     if args.format == "json":
-        print(json.dumps({"now": now.isoformat(), "releases": [_status_json(s, now) for s in statuses]}, indent=2))
+        print(json.dumps(output.status_document(result, statuses, now, undelivered), indent=2))
     else:
-        print(render_status(result, statuses, now))
-    return 0
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _status_json(s: ReleaseStatus, now: datetime) -> dict:
-    return {
-        "release": s.key, "state": s.state.value, "since": _iso(s.since), "channel": s.channel,
-        "waiting_for": s.waiting_for, "next_actor": s.next_actor,
-        "timers": [{"name": t.name, "started": _iso(t.started), "deadline": _iso(t.deadline),
-                    "finished": _iso(t.finished), "overdue": t.is_overdue(now)} for t in s.timers],
-        "problems": [_problem_json(p) for p in s.findings],
-    }
-
-
-def render_status(result: Assessment, statuses: list[ReleaseStatus], now: datetime) -> str:
-    lines = []
-    for s in sorted(statuses, key=lambda s: s.key):
-        since = f" since {s.since:%Y-%m-%d %H:%M} UTC" if s.since else ""
-        channel = f" [{s.channel}]" if s.channel else ""
-        lines.append(f"{s.key}: {s.state.value}{since}{channel}")
-        lines.append(f"  waiting for: {s.waiting_for}")
-        lines.append(f"  next: {s.next_actor}")
-        for t in s.timers:
-            if t.finished:
-                verdict = "late" if t.is_overdue(now) else "met"
-                lines.append(f"  {t.name}: {verdict}, done {t.finished:%Y-%m-%d %H:%M}, "
-                             f"deadline {t.deadline:%Y-%m-%d %H:%M}")
-            else:
-                verdict = "OVERDUE" if t.is_overdue(now) else "running"
-                lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")
-        for p in s.findings:
-            lines.append(f"  problem: {p.render()} [{p.rule}]")
-    others = [p for p in result.findings if not any(p.file.startswith(f"releases/{s.key}/") for s in statuses)]
-    if others and len(statuses) == len(result.statuses):
-        lines.append("other problems:")
-        lines += [f"  {p.render()} [{p.rule}]" for p in others]
-    return "\n".join(lines) if lines else "no releases"
+        print(output.render_status(result, statuses, now, undelivered))
+    if not args.check:
+        return 0
+    found = output.check_findings(result, statuses, now)
+    if args.format == "text":
+        print(f"check: {len(found)} thing(s) need someone: " + "; ".join(found) if found else "check: all well",
+              file=sys.stderr)
+    return 1 if found else 0

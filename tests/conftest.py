@@ -107,10 +107,9 @@ def commit_embargoed_unicore(story: Story, day: str, embargo_until: str = "2026-
     story.commit("maria", f"{day}T10:00:00Z", {f"{unicore}/decision.yaml": decision})
 
 
-@pytest.fixture
-def story(tmp_path) -> Story:
+def configured_story(path: Path) -> Story:
     """A repository holding the example's configuration and adopters, as their owners merged them."""
-    s = Story(tmp_path / "repo")
+    s = Story(path)
     s.commit("maria", "2026-09-01T08:00:00Z", {
         f"repos-config/{p.name}": p.read_bytes() for p in (TOP / "repos-config").glob("*.yaml")
     }, "configuration")
@@ -118,6 +117,11 @@ def story(tmp_path) -> Story:
         s.commit(who, "2026-09-02T08:00:00Z", {f"adopters/{site}.yaml": (TOP / f"adopters/{site}.yaml").read_bytes()},
                  f"register {site}")
     return s
+
+
+@pytest.fixture
+def story(tmp_path) -> Story:
+    return configured_story(tmp_path / "repo")
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,46 @@ def test_status_json_explains_state_actor_and_timers(story):
     assert release["state"] == "certified" and "repository managers" in release["next_actor"]
     timers = {t["name"]: t for t in release["timers"]}
     assert timers["step 1: ingestion"]["overdue"] is True
+
+
+def test_status_check_fails_when_a_step_is_overdue_and_passes_when_all_is_well(story):
+    quiet = rolloutctl(story.path, "status", "--check", "--now", "2026-11-03T12:00:00Z")
+    assert quiet.returncode == 0 and "check: all well" in quiet.stderr
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    late = rolloutctl(story.path, "status", "--check", "--now", "2026-11-03T12:00:00Z")
+    assert late.returncode == 1 and "argus/1.8.0: step 1: ingestion is overdue" in late.stderr
+    document = json.loads(rolloutctl(story.path, "status", "--check", "--format", "json", "--now",
+                                     "2026-11-03T12:00:00Z").stdout)
+    assert document["check"] == ["argus/1.8.0: step 1: ingestion is overdue"] and document["version"] == 1
+
+
+def test_plan_and_reconcile_speak_json_and_quiet_leaves_one_line(story, tmp_path):
+    from test_reconcile import arc_release
+
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    where = ["--now", "2026-11-02T10:00:00Z", "--publish-dir", str(tmp_path / "public"), "--state-dir",
+             str(tmp_path / "state")]
+    plan = json.loads(rolloutctl(story.path, "plan", *where, "--format", "json").stdout)
+    assert plan["command"] == "plan" and {f["release"] for f in plan["fetches"]} == {"arc-ce/6.19.0"}
+    added = {c["channel"]: c["added"] for c in plan["channels"]}
+    assert added["unverified"]["umd5-el9"] == ["arc-ce-6.19.0-1.el9.noarch.rpm"] and added["production"] == {}
+    assert plan["state_changes"] == [{"release": "arc-ce/6.19.0", "from": None, "to": "unverified"}]
+    done = rolloutctl(story.path, "reconcile", *where, "--format", "json")
+    outcome = json.loads(done.stdout)
+    assert done.returncode == 0 and outcome["changed"] is True and outcome["failures"] == []
+    assert sorted(f["filename"] for f in outcome["fetched"]) == sorted(f["filename"] for f in plan["fetches"])
+    assert {c["channel"]: c["added"] for c in outcome["channels"]} == added
+    again = rolloutctl(story.path, "reconcile", *where, "--quiet")
+    assert again.returncode == 0 and again.stdout.count("\n") == 1 and again.stderr == ""
+    assert again.stdout.startswith("reconcile: nothing can have changed since the last run")
+
+
+def test_reconcile_tells_a_ci_log_what_it_did_in_one_summary_line(story, tmp_path):
+    from test_reconcile import arc_release
+
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    done = rolloutctl(story.path, "reconcile", "--now", "2026-11-02T10:00:00Z", "--publish-dir",
+                      str(tmp_path / "public"), "--quiet")
+    [line] = done.stdout.splitlines()
+    assert line.startswith("reconcile: fetched 2 package(s) (") and "published unverified" in line
+    assert "1 state change(s); 0 message(s) sent" in line

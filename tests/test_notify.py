@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -163,7 +164,7 @@ def deliver(tmp_path, settings, due, **extra):
                           tuple(sorted(MANAGERS)), **extra)
 
 
-def test_a_refused_message_is_dead_lettered_once_and_holds_back_no_other(tmp_path, smtp):
+def test_a_refused_message_is_dead_lettered_once_and_holds_back_no_other(story, tmp_path, smtp):
     inbox, _, settings = smtp
     inbox.gone.add("left@grnet.example.org")
     due = mails(("one", "a@cesga.example.org"), ("two", "left@grnet.example.org"), ("three", "b@ifca.example.org"))
@@ -175,9 +176,12 @@ def test_a_refused_message_is_dead_lettered_once_and_holds_back_no_other(tmp_pat
     [dead] = outbox.undelivered(tmp_path / "state")
     assert dead["key"] == "test:two" and dead["reported"] and "mailbox unavailable" in dead["reason"]
 
-    # Later runs neither retry the refused message nor report it again.
+    # Later runs neither retry the refused message nor report it again; status shows it.
     assert deliver(tmp_path, settings, due) == ([], "")
     assert len(inbox.messages) == 3
+    shown = subprocess.run([sys.executable, "-m", "controller", "--repo", str(story.path), "status", "--state-dir",
+                            str(tmp_path / "state")], capture_output=True, text=True)
+    assert "undelivered messages" in shown.stdout and "two to left@grnet.example.org: " in shown.stdout
 
 
 def test_a_deferred_message_is_tried_again_after_the_others(tmp_path, smtp):
