@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
@@ -19,6 +20,7 @@ from controller.core.yamlio import Document, escape_pointer
 from controller.errors import Problem
 
 BASE = "https://rolloutctl.invalid/schemas/"
+CHECKS = "fill-in-1"  # what check() adds to the schemas; a new value invalidates cached results
 KINDS = ("release", "verification", "report", "decision", "withdrawal", "adopter",
          "distribution", "repositories", "timelines", "calendar", "roles")
 
@@ -38,7 +40,7 @@ def schema_files() -> list:
 @cache
 def schemas_digest() -> str:
     """Changes whenever a shipped schema does: caches of checked documents key on it."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(CHECKS.encode())
     for entry in schema_files():
         digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
     return digest.hexdigest()
@@ -80,18 +82,46 @@ def _inline(node: object, schemas: dict[str, dict], current: str) -> object:
     return {k: _inline(v, schemas, current) for k, v in node.items()}
 
 
+# The mark that templates (report-template, release new) leave where only a person can write. A
+# value that still holds it makes the file malformed: refused, and left out of the model like any
+# file that fails its schema. Comments may say FILL-IN; values may not.
+FILL_IN = "FILL-IN"
+
+
+def blanks_in(value: object, pointer: str = "") -> Iterator[str]:
+    """The JSON pointers of every value that still holds the mark."""
+    if isinstance(value, str):
+        if FILL_IN in value:
+            yield pointer
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from blanks_in(item, f"{pointer}/{escape_pointer(key)}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from blanks_in(item, f"{pointer}/{index}")
+
+
 def check(kind: str, doc: Document, file: str) -> list[Problem]:
     problems = []
     for error in sorted(validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
         pointer = "".join(f"/{escape_pointer(p)}" for p in error.absolute_path)
         message, hint, pointer = _explain(error, pointer, kind)
         problems.append(Problem(file, message, hint, pointer, doc.line_of(pointer)))
+    # A FILL-IN the schema accepts (any string) is refused all the same: the file is malformed.
+    seen = {p.pointer for p in problems}
+    problems += [Problem(file, f"{pointer} still says {FILL_IN}", "write what is asked there (the comment beside "
+                         "it says what), then validate again", pointer, doc.line_of(pointer), "fill-in")
+                 for pointer in blanks_in(doc.data) if pointer not in seen]
     return problems
 
 
 def _explain(error: ValidationError, pointer: str, kind: str) -> tuple[str, str, str]:
     schema_ref = f"see schemas/{kind}.schema.json"
     field = pointer.rsplit("/", 1)[-1] or "the document"
+    if isinstance(error.instance, str) and FILL_IN in error.instance:
+        wanted = (f"one of: {', '.join(map(str, error.validator_value))}" if error.validator == "enum"
+                  else error.schema.get("description") or _article(error.schema.get("type", "a value")))
+        return f"{pointer} still says {FILL_IN}", f"write {wanted}", pointer
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         described = error.schema.get("properties", {}).get(missing, {}).get("description", "")
