@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
     s.add_argument("--check", action="store_true",
                    help="exit 1 when a step is overdue, an ingestion failed or a file has a problem (for monitoring)")
+    s.add_argument("-q", "--quiet", action="store_true", help="print no status, only the verdict of --check")
 
     for name, text in (("plan", "what a reconcile would change in each channel; writes nothing"),
                        ("reconcile", "fetch, verify and publish the channels to match the branch")):
@@ -318,7 +319,7 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
             raise BadInput(f"no release {args.release!r} at {args.at}", f"known releases: {known}")
     if args.format == "json":
         print(json.dumps(output.status_document(result, statuses, now, undelivered), indent=2))
-    else:
+    elif not args.quiet:
         print(output.render_status(result, statuses, now, undelivered))
     if not args.check:
         return 0

@@ -7,7 +7,7 @@
 set -euo pipefail
 declare -A need=(
   [git]=git [gpg]=gnupg [rpm]=rpm [rpmbuild]=rpm [dnf]=dnf [createrepo_c]=createrepo-c
-  [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils [shellcheck]=shellcheck
+  [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils [shellcheck]=shellcheck [systemd-analyze]=systemd
 )
 missing=()
 for tool in "${!need[@]}"; do
