@@ -4,15 +4,16 @@ git adapter to the pure core; it prints nothing and never exits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from controller.core import history
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.ingest import check_committed_packages, ingest_outcomes
-from controller.core.loading import KEYS_DIR, PREFIXES, is_versioned_file, load_world, locate, with_signers
+from controller.core.loading import PREFIXES, load_world, locate
 from controller.core.metrics import compute_metrics
-from controller.core.model import World
+from controller.core.model import Commit, World
 from controller.core.timeline import landing
 from controller.errors import Problem
 from controller.publish.pool import held_packages
@@ -24,45 +25,65 @@ class Validation:
     problems: list[Problem]
     files_checked: int
     scope: str  # "repository" or "changes since <base>"
+    notes: list[str] = field(default_factory=list)  # said once, not findings (what was imported unchecked)
 
 
 def read_world(repo_path: str, rev: str, memo: dict | None = None) -> tuple[World, list[Problem]]:
-    """The model at ``rev``. ``memo`` holds earlier parse results by content (see loading)."""
+    """The model at ``rev``: the files that count after replaying the history (see core/history),
+    and every problem, including the changes the replay did not count. ``memo`` holds earlier
+    parse results by content (see loading)."""
     repo = git.open_repository(repo_path)
-    snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file)
-    return _with_signers(repo, *load_world(snapshot, memo=memo), memo=memo)
+    head = git.resolve(repo, rev)
+    trail, blobs = _replay(repo, head, memo)
+    return _world(trail, blobs, git.commit_of(repo, rev))
 
 
 def head_commit(repo_path: str, rev: str) -> str:
     return str(git.resolve(git.open_repository(repo_path), rev).id)
 
 
-def _with_signers(repo, world: World, problems: list[Problem], **load_options) -> tuple[World, list[Problem]]:
-    """Where roles.yaml demands signed commits, verify the signatures of every commit that
-    touched a file (gpg is slow per call, so only then) and load again with the signers known."""
-    if world.config is None or not world.config.require_signed_commits:
-        return world, problems
-    snapshot = world.snapshot
-    ids = {t.commit.id for touches in snapshot.history.values() for t in touches}
-    keys = [data for path, data in sorted(snapshot.files.items()) if path.startswith(KEYS_DIR)]
-    signers = gpg.verify_signatures(git.commit_signatures(repo, ids), keys)
-    return load_world(with_signers(snapshot, signers), **load_options)
+def _verifier(repo) -> history.Verify:
+    def verify(commits, keys, at):
+        return gpg.verify_signatures(git.commit_signatures(repo, [c.id for c in commits]), keys, at)
+    return verify
 
 
-def _read_pull_request(repo_path: str, rev: str, changed: set[str]) -> tuple[World, list[Problem]]:
-    """The world as far as a pull request needs it: its files checked, its components' history
-    read, the rest as context. Configuration or adopter changes affect every release: read all."""
-    components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
-    if any(p.startswith(("repos-config/", "adopters/")) for p in changed):
-        components = None
+def _replay(repo, head, memo: dict | None) -> tuple[history.Trail, history.Blobs]:
+    blobs = history.Blobs(git.blob_reader(repo), memo if memo is not None else {})
+    chain = git.Chain(repo, head, PREFIXES)
+    return history.replay(chain, blobs, _verifier(repo), whole=lambda: chain), blobs
+
+
+def _world(trail: history.Trail, blobs: history.Blobs, head: Commit, **load_options) -> tuple[World, list[Problem]]:
+    snapshot = history.accepted_snapshot(trail, head, blobs)
+    world, problems = load_world(snapshot, memo=blobs.memo, **load_options)
+    return replace(world, notes=history.notes(trail)), problems + history.ignored_changes(trail)
+
+
+def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list[Problem], set[str], frozenset[str]]:
+    """The world as it would be with the pull request merged into ``base``: base's history
+    replayed, then the pull request's changes judged as one landing. Only its files are checked
+    against their schemas; configuration or adopter changes affect every release, so then every
+    release is read whole, else only the components it touches."""
     repo = git.open_repository(repo_path)
-    history = None if components is None else \
-        tuple(f"releases/{c}/" for c in sorted(components)) + ("adopters/", "repos-config/")
-    snapshot = git.read_snapshot(repo, rev, PREFIXES, keep_versions=is_versioned_file, history_prefixes=history)
-    if components is None:
-        return _with_signers(repo, *load_world(snapshot))
-    options = {"checked": lambda path: path in changed, "components": components}
-    return _with_signers(repo, *load_world(snapshot, **options), **options)
+    trail, blobs = _replay(repo, git.resolve(repo, base), None)
+    landing = git.pull_request_landing(repo, base, rev, PREFIXES)
+    if trail.through is None:
+        history.import_landing(trail, landing, blobs)
+    else:
+        chain = git.Chain(repo, git.resolve(repo, base), PREFIXES)
+        moved = history.check_landing(trail, landing, blobs, _verifier(repo), chain)
+        if moved is not None:  # the pull request moves the trust anchor: judge it from there
+            trail = history.replay(chain, blobs, _verifier(repo), history.Trail(anchor=moved, anchor_moves=1))
+            history.check_landing(trail, landing, blobs, _verifier(repo), chain)
+    changed = {c.path for c in landing.changes}
+    pending = frozenset(c.id for c in git.pull_request_commits(repo, base, rev)) | {landing.commit.id}
+    components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
+    options: dict = {"checked": lambda path: path in changed}
+    if not any(p.startswith(("repos-config/", "adopters/")) for p in changed):
+        options["components"] = components
+    world, problems = _world(trail, blobs, landing.commit, **options)
+    return world, problems, changed, pending
 
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
@@ -82,13 +103,12 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -
     if base is None:
         world, problems = read_world(repo_path, rev)
         result = assess(world, now, _assume_fetched(world), problems=problems)
-        return Validation(_sorted(locate(result.findings, world)), len(world.snapshot.files), "repository")
-    changed, commits = git.changes_between(git.open_repository(repo_path), base, rev)
-    world, problems = _read_pull_request(repo_path, rev, changed)
-    pending = frozenset(c.id for c in commits)
+        return Validation(_sorted(locate(result.findings, world)), len(world.snapshot.files), "repository",
+                          list(world.notes))
+    world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
     result = assess(world, now, _assume_fetched(world), pending, problems)
     relevant = [p for p in result.findings if p.file in changed or _is_dir_of(p.file, changed)]
-    return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}")
+    return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}", list(world.notes))
 
 
 def metrics(repo_path: str, rev: str, now: datetime, since: date | None, until: date | None) -> dict:

@@ -203,13 +203,17 @@ def _write(path: Path, text: str) -> None:
 def _validate(args: argparse.Namespace, now: datetime) -> int:
     result = app.validate(args.repo, args.at, now, args.base)
     if args.format == "json":
-        print(json.dumps({"scope": result.scope, "files": result.files_checked,
+        print(json.dumps({"scope": result.scope, "files": result.files_checked, "notes": result.notes,
                           "problems": [output.problem_json(p) for p in result.problems]}, indent=2))
     elif args.format == "github":
+        for note in result.notes:
+            print(f"::notice title=rolloutctl::{note}")
         for p in result.problems:
             print(output.annotation(p))
         print(f"{len(result.problems)} problem(s) in {result.scope}")
     else:
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         for p in result.problems:
             print(f"{p.render()} [{p.rule}]")
         errors = len(failing(result.problems))

@@ -93,6 +93,22 @@ def report_done(site, version, packages, result="success"):
             "environment": {"hosts": ["node.example.org"], "load": "production"}, "effort_hours": 2}
 
 
+ARC = "releases/arc-ce/6.19.0"
+
+
+def arc_release() -> dict:
+    """The example's arc-ce release: its manifest and its committed rpm and deb."""
+    files = {f"{ARC}/release.yaml": (TOP / ARC / "release.yaml").read_bytes()}
+    for item in (TOP / ARC / "packages").iterdir():
+        files[f"{ARC}/packages/{item.name}"] = item.read_bytes()
+    return files
+
+
+def arc_packages() -> list[dict]:
+    return [{"name": "arc-ce", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+            for p in sorted((TOP / ARC / "packages").iterdir())]
+
+
 def commit_embargoed_unicore(story: Story, day: str, embargo_until: str = "2026-11-20T12:00:00Z") -> None:
     """The example's emergency security release, with an embargo, certified, verified and sent to
     Production by the managers on ``day`` (YYYY-MM-DD)."""

@@ -21,11 +21,14 @@ def test_a_merged_pull_request_is_attributed_to_its_author_and_lands_at_the_merg
                   env={"GIT_AUTHOR_NAME": "Maria Duarte", "GIT_AUTHOR_EMAIL": "maria.duarte@umd.example.org",
                        "GIT_COMMITTER_NAME": "Maria Duarte", "GIT_COMMITTER_EMAIL": "maria.duarte@umd.example.org",
                        "GIT_AUTHOR_DATE": "2026-11-04T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-04T10:00:00Z"})
-    snapshot = git.read_snapshot(git.open_repository(str(story.path)), "HEAD", PREFIXES)
-    [touch] = snapshot.touches(f"{R}/release.yaml")
-    assert touch.commit.author.email == "andrea.ferri@argus.example.org"
-    assert touch.landed.message.startswith("Merge pull request #7")
-    assert touch.landed.committer.time.isoformat() == "2026-11-04T10:00:00+00:00"
+    repo = git.open_repository(str(story.path))
+    chain = git.Chain(repo, git.resolve(repo, "HEAD"), PREFIXES)
+    landing = chain[len(chain) - 1]
+    [change] = landing.changes
+    assert change.path == f"{R}/release.yaml"
+    assert [a.author.email for a in change.authors] == ["andrea.ferri@argus.example.org"]
+    assert landing.commit.message.startswith("Merge pull request #7")
+    assert landing.commit.committer.time.isoformat() == "2026-11-04T10:00:00+00:00"
     # The merge by a manager does not make the provider's file the manager's.
     assert app.validate(str(story.path), "HEAD", NOW).problems == []
 
@@ -55,11 +58,14 @@ def test_tree_comparison_agrees_with_git_diff_tree(story):
     story.commit("andrea", "2026-11-03T09:00:00Z", {"releases/x": None})
     story.commit("andrea", "2026-11-03T10:00:00Z", {"releases/x/y/z.yaml": "now a directory",
                                                      f"{R}/release.yaml": None})
-    story.commit("andrea", "2026-11-03T11:00:00Z", {"releases/x/y/z.yaml": "changed", "adopters/new.md": "notes"})
+    story.commit("andrea", "2026-11-03T11:00:00Z", {"releases/x/y/z.yaml": "changed", "adopters/new.md": "notes",
+                                                     "README.txt": "outside the prefixes"})
     repo = git.open_repository(str(story.path))
     for rev in ("HEAD~3", "HEAD~2", "HEAD~1", "HEAD"):
         commit = git.resolve(repo, rev)
-        ours = sorted((p, k) for p, k, _ in git._changes(repo, commit.parents[0].tree, commit.tree))
-        listing = story.git.git("diff-tree", "-r", "--no-renames", "--name-status", f"{rev}~1", rev)
+        ours = sorted((p, k) for p, (k, _) in git._changes(repo, commit.parents[0].tree, commit.tree,
+                                                           PREFIXES).items())
+        listing = story.git.git("diff-tree", "-r", "--no-renames", "--name-status", f"{rev}~1", rev, "--",
+                                *PREFIXES)
         theirs = sorted((line.split("\t")[1], line.split("\t")[0]) for line in listing.splitlines())
         assert ours == theirs, rev

@@ -89,3 +89,10 @@ def test_holidays_stop_the_clock():
     christmas_eve = datetime(2026, 12, 24, 7, tzinfo=UTC)  # 08:00 local, Thursday
     # Thursday has 8 hours, Friday 25th is a holiday, so the 9th hour is on Monday 28th.
     assert add_working_hours(CAL, christmas_eve, 9) == datetime(2026, 12, 28, 8, tzinfo=UTC)
+
+
+def test_steps_merged_before_ingestion_wait_for_it_in_order():
+    events = [Event(Kind.VERIFY, at(1), "v"), Event(Kind.ACCEPT, at(2), "r", site="A"),
+              Event(Kind.REPORT, at(3), "r", site="A"), Event(Kind.INGEST, at(5))]
+    result = replay(T0, events, at(10))
+    assert result.state == State.DONE and result.since == at(5) and not result.refused

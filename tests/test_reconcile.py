@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from clients import Apt, Dnf, repodata
-from conftest import TOP, report_done, verification
+from conftest import ARC, TOP, arc_packages, arc_release, report_done, verification
 from servers import FileServer
 
 from controller import app
@@ -25,7 +25,6 @@ from controller.publish import generations
 from controller.reconcile import Options, make_plan, reconcile
 from controller.sources.fetch import FetchPolicy
 
-ARC = "releases/arc-ce/6.19.0"
 RPM = "arc-ce-6.19.0-1.el9"
 
 
@@ -41,18 +40,6 @@ def pooled(publish: Path, sha256: str) -> str | None:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def arc_release() -> dict:
-    files = {f"{ARC}/release.yaml": (TOP / ARC / "release.yaml").read_bytes()}
-    for package in (TOP / ARC / "packages").iterdir():
-        files[f"{ARC}/packages/{package.name}"] = package.read_bytes()
-    return files
-
-
-def arc_packages() -> list[dict]:
-    return [{"name": "arc-ce", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-            for p in sorted((TOP / ARC / "packages").iterdir())]
 
 
 @pytest.fixture

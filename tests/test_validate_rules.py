@@ -121,9 +121,11 @@ def test_cve_without_security_section_is_refused(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
     [problem] = findings(story, "security-advisory")
     assert "CVE-2026-1234" in problem.message
-    doc["security"] = {"advisory": "https://example.org/adv", "severity": "high", "cves": ["CVE-2026-1234"]}
-    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
-    assert not findings(story, "security-advisory")
+    fixed = manifest(version="1.8.1", changelog="Fix CVE-2026-1234 in the PAP.",
+                     security={"advisory": "https://example.org/adv", "severity": "high", "cves": ["CVE-2026-1234"]})
+    fixed["packages"] = [package(version="1.8.1")]
+    story.commit("andrea", "2026-11-03T09:00:00Z", {"releases/argus/1.8.1/release.yaml": fixed})
+    assert [p.file for p in findings(story, "security-advisory")] == [f"{R}/release.yaml"]
 
 
 def test_one_package_build_claimed_by_two_releases_is_refused(story):
@@ -159,7 +161,7 @@ def test_verification_by_the_technology_unit_passes(story):
 def test_release_from_outside_the_provider_team_is_refused(story):
     story.commit("lars", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
     [problem] = findings(story, "roles")
-    assert "provider team owning argus" in problem.message
+    assert "only the provider team of argus may change it" in problem.message
 
 
 def test_verification_before_the_release_exists_is_refused(story):
@@ -214,6 +216,7 @@ def test_report_before_verification_is_refused(story):
 def test_report_must_name_the_tested_checksums(story):
     doc = manifest()
     story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{R}/verification.yaml": verification()})
     wrong = report_done("IFCA-LCG2", "1.8.0", [dict(doc["packages"][0], sha256="b" * 64)])
     story.commit("ifca", "2026-11-03T09:00:00Z", {f"{R}/reports/IFCA-LCG2.yaml": wrong})
     [problem] = findings(story, "report-tested")

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controller.core.lifecycle import CHANNEL_OF, Replay, replay
+from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay, replay_release
 from controller.core.model import Category, Config, ReleaseFiles, State, World
 from controller.core.policy import Context, evaluate_rules
-from controller.core.timeline import Event, Kind, file_events
+from controller.core.timeline import Event, Kind, SnapshotTrail, file_events
 from controller.core.versions import compare_versions
 from controller.core.workdays import add_working_hours
 from controller.errors import Problem
@@ -70,8 +70,9 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     findings = list(problems or []) + findings
     config = world.config
     runs: dict[str, tuple[datetime, list[Event], Replay]] = {}
+    trail = SnapshotTrail(world.snapshot, pending)
     for key, files in world.releases.items():
-        certified, events = file_events(files, world.snapshot, excluded, pending)
+        certified, events = file_events(files, trail, excluded)
         if certified is not None and certified > now:
             continue  # merged after ``now``: at that time the release did not exist yet
         if certified is None:
@@ -83,7 +84,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         if outcome is not None:
             events.append(Event(Kind.INGEST if outcome.ok else Kind.INGEST_FAIL, max(outcome.at, certified),
                                 detail=outcome.reason))
-        runs[key] = (certified, events, _replay_with_grace(files, certified, events, now, config))
+        runs[key] = (certified, events, replay_release(files, certified, events, now, config))
+    findings += _future_dated(world, trail, now)
     _obsolete(world, runs, now, config)
     statuses = {}
     for key, (certified, _, run) in runs.items():
@@ -102,21 +104,23 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     return Assessment(statuses, findings, min(upcoming, default=None))
 
 
-def _grace_hours(files: ReleaseFiles, config: Config | None) -> float:
-    if files.decision and files.decision.grace_working_days is not None and config:
-        return files.decision.grace_working_days * config.calendar.day_hours
-    return config.grace_period.hours if config else 0.0
-
-
-def _replay_with_grace(files: ReleaseFiles, certified: datetime, events: list[Event], now: datetime,
-                       config: Config | None) -> Replay:
-    run = replay(certified, events, now)
-    decided = [e for e, s in run.history if e.kind == Kind.DECIDE_APPROVE]
-    if decided and config is not None:
-        over = add_working_hours(config.calendar, decided[0].at, _grace_hours(files, config))
-        events.append(Event(Kind.GRACE_OVER, over, detail="grace period"))
-        run = replay(certified, events, now)
-    return run
+def _future_dated(world: World, trail: SnapshotTrail, now: datetime) -> list[Problem]:
+    """Changes that landed with a date after ``now`` count only from that date: say so, rather than
+    leave a release silently waiting for a clock that was set wrong."""
+    found, seen = [], set()
+    for path, touches in sorted(world.snapshot.history.items()):
+        if path not in world.snapshot.files:
+            continue
+        for touch in touches:
+            at = trail.landed_at(touch)
+            if at > now and (touch.landed.id, path) not in seen:
+                seen.add((touch.landed.id, path))
+                found.append(Problem(path, f"commit {touch.landed.short} is dated {at:%Y-%m-%d %H:%M} UTC, after now "
+                                     f"({now:%Y-%m-%d %H:%M} UTC): what it changes counts only from then",
+                                     "check the clock of the machine that made the commit; a commit cannot be "
+                                     "redated once merged, so commit the change again with the right date",
+                                     rule="future-date"))
+    return found
 
 
 def _production_at(run: Replay) -> datetime | None:
@@ -225,6 +229,6 @@ def _timers(files: ReleaseFiles, certified: datetime, run: Replay, config: Confi
     if files.release and not files.release.skip_staged_rollout:
         timer("acceptance window", verified, config.acceptance_window.hours, first.get(Kind.ACCEPT))
     timer("step 3: staged rollout", verified, limits.rollout.hours, decided)
-    timer("grace period", first.get(State.APPROVED), _grace_hours(files, config), first.get(State.PRODUCTION))
+    timer("grace period", first.get(State.APPROVED), grace_hours(files, config), first.get(State.PRODUCTION))
     return tuple(timers)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.core.model import State
+from controller.core.model import Config, ReleaseFiles, State
 from controller.core.timeline import Event, Kind
+from controller.core.workdays import add_working_hours
 from controller.errors import Problem
 
 S, K = State, Kind
@@ -41,10 +42,10 @@ TRANSITIONS: dict[tuple[State, Kind], State] = {
     (S.APPROVED, K.OBSOLETE): S.OBSOLETED,
 }
 
-# Events that wait, rather than being refused, when they arrive early: a verification merged
-# before the packages were ingested takes effect once they are.
-DEFERRED = {(S.CERTIFIED, K.VERIFY), (S.CERTIFIED, K.REJECT_VERIFY),
-            (S.INGEST_FAILED, K.VERIFY), (S.INGEST_FAILED, K.REJECT_VERIFY)}
+# Events that wait, rather than being refused, when they arrive early: the steps merged before the
+# packages were ingested (the history replay already checked their order) take effect once they are.
+_WAITING = (K.VERIFY, K.REJECT_VERIFY, K.ACCEPT, K.REPORT, K.DECIDE_APPROVE, K.DECIDE_REJECT, K.DECIDE_SKIP)
+DEFERRED = {(state, kind) for state in (S.CERTIFIED, S.INGEST_FAILED) for kind in _WAITING}
 
 NEEDS = {
     K.VERIFY: "the packages ingested into Unverified",
@@ -90,6 +91,25 @@ def replay(certified: datetime, events: list[Event], now: datetime) -> Replay:
             for held in waiting:
                 _apply(run, Event(held.kind, event.at, held.path, held.author, held.site, held.detail))
             waiting.clear()
+    return run
+
+
+def grace_hours(files: ReleaseFiles, config: Config | None) -> float:
+    if files.decision and files.decision.grace_working_days is not None and config:
+        return files.decision.grace_working_days * config.calendar.day_hours
+    return config.grace_period.hours if config else 0.0
+
+
+def replay_release(files: ReleaseFiles, certified: datetime, events: list[Event], now: datetime,
+                   config: Config | None) -> Replay:
+    """Replay a release's events; an approval starts the grace period, whose end is an event too
+    (appended to ``events``)."""
+    run = replay(certified, events, now)
+    decided = [e for e, s in run.history if e.kind == K.DECIDE_APPROVE]
+    if decided and config is not None:
+        over = add_working_hours(config.calendar, decided[0].at, grace_hours(files, config))
+        events.append(Event(K.GRACE_OVER, over, detail="grace period"))
+        run = replay(certified, events, now)
     return run
 
 

@@ -18,7 +18,6 @@ from controller.core.model import (
     Calendar,
     Category,
     CategoryTimeline,
-    Commit,
     Commitment,
     Config,
     Decision,
@@ -29,6 +28,7 @@ from controller.core.model import (
     ReleaseFiles,
     Report,
     Repository,
+    Roles,
     Security,
     Snapshot,
     Verification,
@@ -45,11 +45,6 @@ RELEASE_FILES = ("release", "verification", "decision", "withdrawal")
 _RELEASE_PATH = re.compile(r"^releases/([^/]+)/([^/]+)/(?:(release|verification|decision|withdrawal)\.yaml"
                            r"|reports/([^/]+)\.yaml|packages/[^/]+)$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def is_versioned_file(path: str) -> bool:
-    """Files whose earlier contents matter: reports (acceptance, then report) and manifests."""
-    return path.startswith("releases/") and path.endswith(".yaml")
 
 
 @dataclass(frozen=True)
@@ -133,16 +128,6 @@ def load_world(snapshot: Snapshot, checked: Callable[[str], bool] | None = None,
     releases = _group_releases(parsed, snapshot)
     lines = {path: item.doc.lines for path, item in parsed.items()}
     return World(snapshot, config, adopters, releases, lines), problems
-
-
-def with_signers(snapshot: Snapshot, signers: dict[str, str | None]) -> Snapshot:
-    """The same snapshot with each commit's verified signer filled in."""
-    def signed(commit: Commit) -> Commit:
-        return replace(commit, signed_by=signers.get(commit.id))
-
-    history = {path: tuple(replace(t, commit=signed(t.commit), landed=signed(t.landed)) for t in touches)
-               for path, touches in snapshot.history.items()}
-    return replace(snapshot, history=history, head=signed(snapshot.head))
 
 
 def locate(problems: list[Problem], world: World) -> list[Problem]:
@@ -264,6 +249,26 @@ def _group_releases(parsed: dict[str, Parsed], snapshot: Snapshot) -> dict[str, 
     return result
 
 
+def build_file(kind: str, path: str, data: dict):
+    """The model value of one checked release file (release, verification, report, decision,
+    withdrawal) or adopter registration; None if it cannot be built."""
+    build = {**_BUILDERS, "report": build_report, "adopter": _adopter}[kind]
+    return _tolerant(build, path, data)
+
+
+def build_roles(roles: dict) -> Roles:
+    signing = roles.get("require_signed_commits", False)
+    anchor = roles.get("trust_anchor") or {}
+    return Roles(
+        people={key: _person(key, p) for key, p in roles["people"].items()},
+        teams={name: tuple(members) for name, members in roles["teams"].items()},
+        providers={name: (tuple(p["members"]), tuple(p["components"])) for name, p in roles["providers"].items()},
+        controller=_person("controller", roles["controller"]) if roles.get("controller") else None,
+        require_signed_commits=bool(signing),
+        signed_commits_from=roles.get("signed_commits_from"),
+        trust_anchor=anchor.get("commit"))
+
+
 def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config | None, list[Problem]]:
     docs = {}
     problems = []
@@ -276,6 +281,12 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
                                     rule="layout"))
     if len(docs) != len(CONFIG_FILES):
         return None, problems
+    config = config_from_docs(docs)
+    return config, problems + _config_references(config)
+
+
+def config_from_docs(docs: dict[str, dict]) -> Config:
+    """The configuration from the checked documents of repos-config, by name (see CONFIG_FILES)."""
     dist, repos, times, cal, roles = (docs[n] for n in CONFIG_FILES)
     hours = cal.get("working_hours") or {"start": "00:00", "end": "24:00"}
     calendar = Calendar(cal["timezone"], tuple(_WEEKDAYS.index(d) for d in cal.get("weekend", ["sat", "sun"])),
@@ -287,6 +298,7 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
         c = times["categories"][cat.value]
         timelines[cat] = CategoryTimeline(_scaled(c["ingestion"], day_hours), _scaled(c["verification"], day_hours),
                                           _scaled(c["rollout"], day_hours), c.get("min_interval_days", 0))
+    who = build_roles(roles)
     config = Config(
         distribution_name=dist["name"],
         components={name: c["stack"] for name, c in dist["components"].items()},
@@ -301,18 +313,17 @@ def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config
         acceptance_window=_scaled(times["acceptance_window"], day_hours),
         grace_period=_scaled(times["grace_period"], day_hours),
         calendar=calendar,
-        people={key: _person(key, p) for key, p in roles["people"].items()},
-        teams={name: tuple(members) for name, members in roles["teams"].items()},
-        providers={name: (tuple(p["members"]), tuple(p["components"])) for name, p in roles["providers"].items()},
-        require_signed_commits=bool(roles.get("require_signed_commits", False)),
-        controller=_person("controller", roles["controller"]) if roles.get("controller") else None,
+        people=who.people, teams=who.teams, providers=who.providers,
+        require_signed_commits=who.require_signed_commits,
+        controller=who.controller,
         lists=dict(roles.get("lists", {})),
         file_roots=tuple(repos.get("file_roots", ())),
         base_url=repos.get("base_url"),
         github_teams=dict(roles.get("github_teams", {})),
+        signed_commits_from=who.signed_commits_from,
+        trust_anchor=who.trust_anchor,
     )
-    problems += _config_references(config)
-    return config, problems
+    return config
 
 
 def _scaled(d: dict, day_hours: float) -> Duration:

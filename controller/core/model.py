@@ -81,13 +81,36 @@ class Touch:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One path a landing changed, and the commits credited with its new content."""
+
+    path: str
+    kind: str  # "A" added, "M" modified, "D" deleted
+    blob: str | None  # the new content's id; None when deleted
+    authors: tuple[Commit, ...]
+
+
+@dataclass(frozen=True)
+class Landing:
+    """A commit of the branch's first-parent history and what it brought to the branch."""
+
+    commit: Commit
+    index: int  # position on the first-parent chain, 0 for the root
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """A branch at one commit: the files that matter and how each came to be."""
+    """A branch at one commit: the files that count and how each came to be.
+
+    ``files`` and ``history`` hold what the history replay accepted: for a file whose latest
+    change was not authorized, the version that counts, not the one at the branch head."""
 
     head: Commit
     files: dict[str, bytes]
-    history: dict[str, tuple[Touch, ...]]  # oldest first; paths that exist or once existed
+    history: dict[str, tuple[Touch, ...]]  # accepted changes, oldest first
     blobs: dict[str, bytes] = field(default_factory=dict)  # earlier versions of tracked files
+    reported: dict[str, Touch] = field(default_factory=dict)  # a report's first version with status done
 
     def touches(self, path: str) -> tuple[Touch, ...]:
         return self.history.get(path, ())
@@ -273,6 +296,19 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class Roles:
+    """repos-config/roles.yaml: people, their teams, the provider teams and the trust settings."""
+
+    people: dict[str, Person]
+    teams: dict[str, tuple[str, ...]]
+    providers: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # team -> (members, components)
+    controller: Person | None = None
+    require_signed_commits: bool = False
+    signed_commits_from: str | None = None
+    trust_anchor: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     distribution_name: str
     components: dict[str, str]  # component -> stack
@@ -292,6 +328,13 @@ class Config:
     file_roots: tuple[str, ...] = ()  # local directories that file:// package URLs may name
     base_url: str | None = None  # where the published tree is served
     github_teams: dict[str, str] = field(default_factory=dict)  # stack -> org/team to mention
+    signed_commits_from: str | None = None  # ISO date-time or commit id from which signatures count
+    trust_anchor: str | None = None  # commit whose tree is imported; later changes are checked
+
+    @property
+    def roles(self) -> Roles:
+        return Roles(self.people, self.teams, self.providers, self.controller, self.require_signed_commits,
+                     self.signed_commits_from, self.trust_anchor)
 
 
 @dataclass(frozen=True)
@@ -315,3 +358,4 @@ class World:
     adopters: dict[str, Adopter]
     releases: dict[str, ReleaseFiles]  # "component/version" -> files
     lines: dict[str, dict[str, int]] = field(default_factory=dict)  # path -> JSON pointer -> line
+    notes: tuple[str, ...] = ()  # said once, not findings: what was imported unchecked, and from where

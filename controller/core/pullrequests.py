@@ -8,28 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.core.model import Role, State, World
-from controller.core.policy import CONTROLLER_TRAILER, role_for_path
+from controller.core.model import State, World
+from controller.core.trust import CONTROLLER_TRAILER, Roster, grant_for, who_may
 from controller.errors import Problem
 
 MARKER = "<!-- rolloutctl summary -->"
-_ROLE_TEXT = {Role.PROVIDER: "the provider team of {scope}", Role.TECHNOLOGY_UNIT: "the technology unit",
-              Role.SITE_ADMIN: "an administrator of site {scope}", Role.MANAGER: "a staged-rollout manager",
-              Role.REPOSITORY_MANAGER: "a repository manager"}
 
 
 def annotations(problems: list[Problem]) -> list[dict]:
     return [{"path": p.file.rstrip("/") or ".", "start_line": p.line or 1, "end_line": p.line or 1,
              "annotation_level": "failure", "title": p.rule,
              "message": p.message + (f"\nFix: {p.hint}" if p.hint else "")} for p in problems]
-
-
-def who_may(path: str) -> str:
-    needed = role_for_path(path)
-    if needed is None:
-        return "anyone"
-    role, scope = needed
-    return _ROLE_TEXT[role].format(scope=scope)
 
 
 def summary_comment(changed: list[str], problems: list[Problem]) -> str:
@@ -51,51 +40,16 @@ def summary_comment(changed: list[str], problems: list[Problem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def login_roles(world: World) -> dict[str, set[tuple[Role, str]]]:
-    """GitHub login -> the roles (with scope) it holds, from roles.yaml and adopters/."""
-    config = world.config
-    held: dict[str, set[tuple[Role, str]]] = {}
-    if config is None:
-        return held
-
-    def grant(key: str, role: Role, scope: str) -> None:
-        person = config.people.get(key)
-        if person and person.github:
-            held.setdefault(person.github.lower(), set()).add((role, scope))
-
-    for team, role in (("technology-unit", Role.TECHNOLOGY_UNIT), ("staged-rollout-managers", Role.MANAGER),
-                       ("repository-managers", Role.REPOSITORY_MANAGER)):
-        for key in config.teams.get(team, ()):
-            grant(key, role, "")
-    for members, components in config.providers.values():
-        for key in members:
-            for component in components:
-                grant(key, Role.PROVIDER, component)
-    for site, adopter in world.adopters.items():
-        for admin in adopter.admins:
-            if admin.github:
-                held.setdefault(admin.github.lower(), set()).add((Role.SITE_ADMIN, site))
-    return held
-
-
-def _may(roles: set[tuple[Role, str]], role: Role, scope: str, path: str) -> bool:
-    if (role, scope) in roles or (role == Role.REPOSITORY_MANAGER and (Role.MANAGER, "") in roles):
-        return True
-    # Managers review registrations; a site's report stays the site's own.
-    return role == Role.SITE_ADMIN and path.startswith("adopters/") and (Role.MANAGER, "") in roles
-
-
 def authorize(world: World, author: str, commit_logins: list[str | None], changed: list[str]) -> list[Problem]:
-    """Every GitHub identity of the pull request must hold the role for every path it touches."""
-    held = login_roles(world)
+    """Every GitHub identity of the pull request must hold the role for every path it touches, as
+    roles.yaml and adopters/ stand on the base (the same grants that judge git authors)."""
+    roster = Roster(world.config.roles if world.config else None, world.adopters)
     problems = []
     for path in sorted(changed):
-        needed = role_for_path(path)
-        if needed is None:
+        if grant_for(path) is None:
             continue
-        role, scope = needed
         for login in sorted({author, *(c for c in commit_logins if c)}):
-            if not _may(held.get(login.lower(), set()), role, scope, path):
+            if not roster.may_login(path, login):
                 problems.append(Problem(path, f"GitHub user {login} changes this file, but only {who_may(path)} may",
                                         "the change must come from someone holding that role", rule="roles"))
     if None in commit_logins:

@@ -1,17 +1,18 @@
 """The dated events of each release, read from the git history in the snapshot.
 
 An event is a file landing on the branch (its first-parent commit's time) written by some author.
-Pure: works on the snapshot's recorded touches and kept blob versions; decides nothing.
+Pure: works on the accepted touches the history replay recorded; decides nothing.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from controller.core.model import Category, Commit, ReleaseFiles, Snapshot, Touch
-from controller.core.yamlio import YamlError, read_yaml
 
 
 class Kind(enum.Enum):
@@ -57,19 +58,41 @@ def landed_at(snapshot: Snapshot, touch: Touch, pending: frozenset[str]) -> date
     return touch.landed.committer.time
 
 
-def file_events(files: ReleaseFiles, snapshot: Snapshot, excluded: set[str],
-                pending: frozenset[str] = frozenset()) -> tuple[datetime | None, list[Event]]:
+class Trail(Protocol):
+    """Where the accepted versions of a release's files came from."""
+
+    def landing(self, path: str) -> Touch | None: ...  # the accepted creation
+    def reported(self, path: str) -> Touch | None: ...  # a report's first accepted version with status done
+    def landed_at(self, touch: Touch) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class SnapshotTrail:
+    snapshot: Snapshot
+    pending: frozenset[str] = frozenset()
+
+    def landing(self, path: str) -> Touch | None:
+        return landing(self.snapshot, path)
+
+    def reported(self, path: str) -> Touch | None:
+        return self.snapshot.reported.get(path) if path in self.snapshot.files else None
+
+    def landed_at(self, touch: Touch) -> datetime:
+        return landed_at(self.snapshot, touch, self.pending)
+
+
+def file_events(files: ReleaseFiles, trail: Trail,
+                excluded: Collection[str] = frozenset()) -> tuple[datetime | None, list[Event]]:
     """(certified time, the events of verification, reports, decision and withdrawal)."""
-    base = f"releases/{files.key}/"
     counted = lambda p: p not in excluded  # noqa: E731
-    release_touch = landing(snapshot, base + "release.yaml") if files.release and counted(files.release.path) else None
-    certified = landed_at(snapshot, release_touch, pending) if release_touch else None
+    release_touch = trail.landing(files.release.path) if files.release and counted(files.release.path) else None
+    certified = trail.landed_at(release_touch) if release_touch else None
     events: list[Event] = []
 
     def add(kind: Kind, path: str, site: str | None = None, detail: str = "") -> None:
-        touch = landing(snapshot, path)
+        touch = trail.landing(path)
         if touch is not None:
-            events.append(Event(kind, landed_at(snapshot, touch, pending), path, touch.commit, site, detail))
+            events.append(Event(kind, trail.landed_at(touch), path, touch.commit, site, detail))
 
     if files.verification and counted(files.verification.path):
         add(Kind.VERIFY if files.verification.result == "verified" else Kind.REJECT_VERIFY, files.verification.path)
@@ -77,9 +100,10 @@ def file_events(files: ReleaseFiles, snapshot: Snapshot, excluded: set[str],
         if not counted(report.path):
             continue
         add(Kind.ACCEPT, report.path, report.site)
-        done = _first_done(snapshot, report.path, pending)
+        done = trail.reported(report.path)
         if done is not None:
-            events.append(Event(Kind.REPORT, done[0], report.path, done[1].commit, report.site, report.result or ""))
+            events.append(Event(Kind.REPORT, trail.landed_at(done), report.path, done.commit, report.site,
+                                report.result or ""))
     if files.decision and counted(files.decision.path):
         decision = files.decision
         # Skipping staged rollout needs both the provider's justified request and the managers'.
@@ -91,21 +115,3 @@ def file_events(files: ReleaseFiles, snapshot: Snapshot, excluded: set[str],
     if files.withdrawal and counted(files.withdrawal.path):
         add(Kind.WITHDRAW, files.withdrawal.path)
     return certified, events
-
-
-def _first_done(snapshot: Snapshot, path: str, pending: frozenset[str]) -> tuple[datetime, Touch] | None:
-    """The first version of a report with status done: the report, as opposed to the acceptance."""
-    for touch in snapshot.touches(path):
-        if touch.blob is None:
-            continue
-        raw = snapshot.blobs.get(touch.blob)
-        if raw is None:
-            continue
-        try:
-            data = read_yaml(raw).data
-        except YamlError:
-            continue
-        if isinstance(data, dict) and data.get("status") == "done":
-            return landed_at(snapshot, touch, pending), touch
-    return None
-

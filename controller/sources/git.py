@@ -1,8 +1,9 @@
 """Git as the source of truth, read with pygit2 and never through a checkout (bare clones work).
 
-Owns: resolving revisions, the files of a branch at a commit, and for each file the commits that
-touched it, both the authoring commit (for trust) and the first-parent commit through which it
-landed on the branch (for timers). Knows nothing of releases; callers choose the paths.
+Owns: resolving revisions, the first-parent history as landings (each commit's tree diff once,
+every changed path credited to the commits that wrote it: the branch commits of a merged pull
+request, and the merge itself for content neither parent had), blob contents, signatures, and
+committing files for the controller. Knows nothing of releases; callers choose the paths.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 import pygit2
 from pygit2.enums import SortMode
 
-from controller.core.model import Commit, Signature, Snapshot, Touch
+from controller.core.model import Change, Commit, Landing, Signature
 from controller.errors import BadInput
 
 
@@ -53,124 +54,146 @@ def _signature(s: pygit2.Signature) -> Signature:
     return Signature(s.name, s.email, datetime.fromtimestamp(s.time, UTC))
 
 
-def _changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree,
-             prefixes: tuple[str, ...] = ("",)) -> Iterable[tuple[str, str, str | None]]:
-    """(path, A|M|D, new blob id) for the files that differ, under the given prefixes.
-
-    Compares tree ids level by level and descends only where they differ, which on a history of
-    small commits is several times faster than a full tree diff.
-    """
-    yield from _compare(repo, old, new, "", prefixes)
+def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
+    if tree is None or name not in tree:
+        return None
+    entry = tree[name]
+    return repo[entry.id] if entry.type_str == "tree" else None
 
 
-def _compare(repo, old, new, prefix, prefixes):
-    if old is not None and new is not None and old.id == new.id:
-        return
-    if prefixes != ("",) and any(prefix.startswith(p) for p in prefixes):
-        prefixes = ("",)  # inside a wanted directory everything is wanted
-    before = {e.name: e for e in old} if old is not None else {}
-    for entry in new if new is not None else ():
-        path = prefix + entry.name
-        if not _wanted(path, entry.type_str == "tree", prefixes):
-            before.pop(entry.name, None)
+def _changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None,
+             prefixes: tuple[str, ...]) -> dict[str, tuple[str, str | None]]:
+    """{path: (A|M|D, new blob id)} for the files under the top-level ``prefixes`` that differ:
+    libgit2's tree diff, descending only into the directories named (a file put where a
+    directory was reads as the directory's files deleted and the file added, as git diff-tree -r)."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for prefix in prefixes:
+        name = prefix.rstrip("/")
+        before, after = _subtree(repo, old, name), _subtree(repo, new, name)
+        if before is None and after is None or before is not None and after is not None and before.id == after.id:
             continue
-        previous = before.pop(entry.name, None)
-        if previous is not None and previous.id == entry.id:
-            continue
-        is_tree, was_tree = entry.type_str == "tree", previous is not None and previous.type_str == "tree"
-        if is_tree:
-            yield from _compare(repo, repo[previous.id] if was_tree else None, repo[entry.id], path + "/", prefixes)
-            if previous is not None and not was_tree:
-                yield path, "D", None
+        if before is None:
+            diff = after.diff_to_tree(swap=True)
+        elif after is None:
+            diff = before.diff_to_tree()
         else:
-            if was_tree:
-                yield from _compare(repo, repo[previous.id], None, path + "/", prefixes)
-            yield path, ("A" if previous is None or was_tree else "M"), str(entry.id)
-    for name, entry in before.items():
-        path = prefix + name
-        if not _wanted(path, entry.type_str == "tree", prefixes):
-            continue
-        if entry.type_str == "tree":
-            yield from _compare(repo, repo[entry.id], None, path + "/", prefixes)
-        else:
-            yield path, "D", None
+            diff = before.diff_to_tree(after)
+        for delta in diff.deltas:
+            status = delta.status_char()
+            if status == "D":
+                found[prefix + delta.old_file.path] = ("D", None)
+            else:
+                found[prefix + delta.new_file.path] = ("A" if status == "A" else "M", str(delta.new_file.id))
+    return found
 
 
-def _wanted(path: str, is_tree: bool, prefixes: tuple[str, ...]) -> bool:
-    if prefixes == ("",):
-        return True
-    if is_tree:
-        path += "/"
-        return any(path.startswith(p) or p.startswith(path) for p in prefixes)
-    return path.startswith(prefixes)
+def _introduced(repo: pygit2.Repository, commit: pygit2.Commit, prefixes: tuple[str, ...]) -> set[str]:
+    """The paths whose content in ``commit`` none of its parents had: for a plain commit its own
+    changes, for a merge what the merge itself wrote (an "evil merge" or a conflict resolution)."""
+    parents = commit.parents
+    if not parents:
+        return set(_changes(repo, None, commit.tree, prefixes))
+    paths = set(_changes(repo, parents[0].tree, commit.tree, prefixes))
+    for other in parents[1:]:
+        paths &= set(_changes(repo, other.tree, commit.tree, prefixes))
+    return paths
 
 
-def read_snapshot(
-    repo: pygit2.Repository,
-    rev: str,
-    prefixes: tuple[str, ...],
-    keep_versions: Callable[[str], bool] = lambda path: False,
-    history_prefixes: tuple[str, ...] | None = None,
-) -> Snapshot:
-    """The files under ``prefixes`` at ``rev`` with their history along the first-parent chain.
+class Chain:
+    """The first-parent history of a revision under ``prefixes``, oldest first, as the history
+    replay reads it. Each landing's tree diff is computed once, when first asked for. With
+    ``since``, the chain starts after that commit (a replay resumed from a kept state)."""
 
-    A merged pull request's files are attributed to the branch commits that wrote them, landed
-    by the merge. ``keep_versions`` selects paths whose earlier contents are kept too;
-    ``history_prefixes`` narrows the history to fewer paths than the files (a quicker walk).
-    """
-    walked = history_prefixes or prefixes
-    head = resolve(repo, rev)
-    convert = _Converter({})
-    history: dict[str, list[Touch]] = {}
-    blobs: dict[str, bytes] = {}
+    def __init__(self, repo: pygit2.Repository, head: pygit2.Commit, prefixes: tuple[str, ...],
+                 since: str | None = None):
+        self.repo, self.prefixes, self.convert = repo, prefixes, _Converter({})
+        ids = []
+        commit = head
+        while commit is not None and str(commit.id) != since:
+            ids.append(commit.id)
+            commit = commit.parents[0] if commit.parents else None
+        if since is not None and commit is None:
+            raise BadInput(f"commit {since} is not on the first-parent history of {head.id}",
+                           "the kept history state belongs to another branch; remove it and run again")
+        ids.reverse()
+        self.ids = ids
+        self._landings: dict[int, Landing] = {}
+        self._positions: dict[str, int] | None = None
+        self.head = head
 
-    def record(path: str, change: str, blob: str | None, author: pygit2.Commit, landed: Commit) -> None:
-        history.setdefault(path, []).append(Touch(convert.commit(author), landed, change, blob))
-        if blob is not None and keep_versions(path) and blob not in blobs:
-            blobs[blob] = repo[blob].data
+    def __len__(self) -> int:
+        return len(self.ids)
 
-    walker = repo.walk(head.id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
-    walker.simplify_first_parent()
-    for main in walker:
+    def __getitem__(self, index: int) -> Landing:
+        found = self._landings.get(index)
+        if found is None:
+            found = self._landings[index] = self._landing(index)
+        return found
+
+    def _landing(self, index: int) -> Landing:
+        main = self.repo[self.ids[index]]
         parents = main.parents
-        landed = convert.commit(main)
-        changed = {p: (k, b) for p, k, b in _changes(repo, parents[0].tree if parents else None, main.tree,
-                                                     walked)}
-        if not changed:
-            continue
-        if len(parents) < 2:
-            for path, (kind, blob) in changed.items():
-                record(path, kind, blob, main, landed)
-            continue
-        attributed: set[str] = set()
-        side = repo.walk(parents[1].id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
-        side.hide(parents[0].id)
-        for commit in side:
-            if len(commit.parents) > 1:
-                continue  # a merge of main into the branch brings nothing of its own
-            base = commit.parents[0].tree if commit.parents else None
-            for path, kind, blob in _changes(repo, base, commit.tree, walked):
-                if path in changed:
-                    record(path, kind, blob, commit, landed)
-                    attributed.add(path)
-        for path in changed.keys() - attributed:  # written in the merge itself
-            kind, blob = changed[path]
-            record(path, kind, blob, main, landed)
+        changed = _changes(self.repo, parents[0].tree if parents else None, main.tree, self.prefixes)
+        credit: dict[str, list[pygit2.Commit]] = {path: [] for path in changed}
+        if len(parents) > 1 and changed:
+            side = self.repo.walk(parents[1].id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+            side.hide(parents[0].id)
+            for commit in side:
+                for path in _introduced(self.repo, commit, self.prefixes) & changed.keys():
+                    credit[path].append(commit)
+            # Content the merge itself introduced, that neither parent had, is the merge author's.
+            for path in _introduced(self.repo, main, self.prefixes) & changed.keys():
+                credit[path].append(main)
+        changes = tuple(Change(path, kind, blob, tuple(self.convert.commit(c) for c in credit[path] or [main]))
+                        for path, (kind, blob) in sorted(changed.items()))
+        return Landing(self.convert.commit(main), index, changes)
 
-    files = {}
-    for path, blob_id in _walk_tree(repo, head.tree, "", prefixes):
-        files[path] = repo[blob_id].data
-    return Snapshot(convert.commit(head), files, {p: tuple(t) for p, t in history.items()}, blobs)
+    def precedes(self, commit_id: str, landing: Landing) -> bool:
+        """Whether ``commit_id`` is on the first-parent history at or before ``landing``."""
+        if self._positions is None:
+            positions, commit, depth = {}, self.head, 0
+            while commit is not None:
+                positions[str(commit.id)] = depth
+                commit = commit.parents[0] if commit.parents else None
+                depth += 1
+            self._positions = positions  # depth from the head: larger is older
+        mine, theirs = self._positions.get(landing.commit.id), self._positions.get(commit_id)
+        return mine is not None and theirs is not None and theirs >= mine
 
 
-def _walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, wanted: tuple[str, ...]):
-    for entry in tree:
-        path = prefix + entry.name
-        if entry.type_str == "tree":
-            if any(w.startswith(path + "/") or path.startswith(w.rstrip("/")) for w in wanted):
-                yield from _walk_tree(repo, repo[entry.id], path + "/", wanted)
-        elif entry.type_str == "blob" and path.startswith(wanted):
-            yield path, entry.id
+def pull_request_landing(repo: pygit2.Repository, base: str, head: str, prefixes: tuple[str, ...]) -> Landing:
+    """What merging ``head`` into ``base`` would land: the paths changed since their merge base,
+    credited to the pull request's own commits that introduced them, landing at the head."""
+    head_commit, base_commit = resolve(repo, head), resolve(repo, base)
+    merge_base = repo.merge_base(base_commit.id, head_commit.id)
+    start = repo[merge_base].peel(pygit2.Commit) if merge_base else None
+    changed = _changes(repo, start.tree if start else None, head_commit.tree, prefixes)
+    credit: dict[str, list[pygit2.Commit]] = {path: [] for path in changed}
+    walker = repo.walk(head_commit.id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+    walker.hide(base_commit.id)
+    for commit in walker:
+        for path in _introduced(repo, commit, prefixes) & changed.keys():
+            credit[path].append(commit)
+    convert = _Converter({})
+    changes = tuple(Change(path, kind, blob, tuple(convert.commit(c) for c in credit[path] or [head_commit]))
+                    for path, (kind, blob) in sorted(changed.items()))
+    return Landing(convert.commit(head_commit), -1, changes)
+
+
+def pull_request_commits(repo: pygit2.Repository, base: str, head: str) -> list[Commit]:
+    """The commits of ``head`` that ``base`` does not have."""
+    walker = repo.walk(resolve(repo, head).id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+    walker.hide(resolve(repo, base).id)
+    convert = _Converter({})
+    return [convert.commit(c) for c in walker]
+
+
+def commit_of(repo: pygit2.Repository, rev: str) -> Commit:
+    return _Converter({}).commit(resolve(repo, rev))
+
+
+def blob_reader(repo: pygit2.Repository) -> Callable[[str], bytes]:
+    return lambda blob: repo[blob].data
 
 
 def commit_signatures(repo: pygit2.Repository, ids: Iterable[str]) -> dict[str, tuple[bytes, bytes]]:
@@ -181,18 +204,3 @@ def commit_signatures(repo: pygit2.Repository, ids: Iterable[str]) -> dict[str, 
         if signature:
             found[ident] = (signature, payload)
     return found
-
-
-def changes_between(repo: pygit2.Repository, base: str, head: str) -> tuple[set[str], list[Commit]]:
-    """What a pull request from ``base`` to ``head`` changes: paths, and its own commits."""
-    head_commit = resolve(repo, head)
-    base_commit = resolve(repo, base)
-    merge_base = repo.merge_base(base_commit.id, head_commit.id)
-    start = repo[merge_base].peel(pygit2.Commit) if merge_base else None
-    paths = {p for p, _, _ in _changes(repo, start.tree if start else None, head_commit.tree)}
-    walker = repo.walk(head_commit.id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
-    if start is not None:
-        walker.hide(start.id)
-    convert = _Converter({})
-    return paths, [convert.commit(c) for c in walker]
-

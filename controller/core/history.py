@@ -1,0 +1,223 @@
+"""The forward replay of a branch's first-parent history: which changes count.
+
+Landings are replayed oldest first while the trusted configuration (roles.yaml, keys, adopters) is
+kept as it stood before each one. Every change is judged against that state (see admission.py):
+accepted, it updates the state; refused, it is remembered with its reasons and ignored, so the
+first authorized version of each file stands. Up to the trust anchor (without one, up to the first
+commit holding repos-config/roles.yaml) every change is imported unchecked.
+
+Pure: blob contents and signature checks come in through the functions the caller passes, and the
+replay's state after any commit can be kept and resumed from (it is plain data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from controller.core import admission
+from controller.core.loading import CONFIG_FILES, KEYS_DIR, build_file, build_roles, classify, config_from_docs
+from controller.core.model import Adopter, Commit, Config, Landing, Snapshot, Touch
+from controller.core.trust import Roster
+from controller.errors import Problem
+
+ROLES = "repos-config/roles.yaml"
+MAX_ANCHOR_MOVES = 8
+
+
+class Chain(Protocol):
+    """The first-parent history to replay, oldest first (the git adapter provides it)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Landing: ...
+    def precedes(self, commit_id: str, landing: Landing) -> bool: ...  # on the chain, at or before landing
+
+
+# (commits, the public keys trusted then, the instant they landed) -> {commit id: fingerprint or None}
+Verify = Callable[[Sequence[Commit], Sequence[bytes], datetime], Mapping[str, str | None]]
+
+
+@dataclass
+class Blobs:
+    """File contents by blob id, and the parse results already known (see loading.parse_file)."""
+
+    read: Callable[[str], bytes]
+    memo: dict = field(default_factory=dict)
+
+
+@dataclass
+class Record:
+    """One path: what the branch holds, what counts, and why the difference does not."""
+
+    head: str | None = None  # blob at the branch head (None: absent)
+    accepted: str | None = None  # blob that counts (None: none)
+    touches: list[Touch] = field(default_factory=list)  # accepted changes, oldest first
+    done: Touch | None = None  # a report's first accepted version with status done
+    ignored: list[Problem] = field(default_factory=list)  # why changes since the accepted one do not count
+
+
+@dataclass
+class Trail:
+    """The replay's state after some landing."""
+
+    anchor: str | None = None  # the commit through which history is imported; None: the first holding roles.yaml
+    anchor_moves: int = 0
+    through: Commit | None = None  # where importing ended; None while still importing
+    imported: int = 0  # how many files were imported unchecked
+    records: dict[str, Record] = field(default_factory=dict)
+    releases: dict[str, set[str]] = field(default_factory=dict)  # "component/version" -> its accepted paths
+    problems: list[Problem] = field(default_factory=list)  # about the replay itself (the anchor)
+    signing_reached: bool = False  # the commit named by signed_commits_from has landed
+    _roster: Roster | None = field(default=None, repr=False, compare=False)
+    _config: tuple[Config | None] | None = field(default=None, repr=False, compare=False)
+
+    def blob(self, path: str) -> str | None:
+        record = self.records.get(path)
+        return record.accepted if record else None
+
+    def roster(self, blobs: Blobs) -> Roster:
+        """Who held which role after the last landing: the accepted roles.yaml and adopters/."""
+        if self._roster is None:
+            roles = admission.checked_doc(self, ROLES, blobs)
+            adopters = {}
+            for path, record in self.records.items():
+                if record.accepted is not None and classify(path) == "adopter":
+                    doc = admission.checked_doc(self, path, blobs)
+                    adopter = build_file("adopter", path, doc) if doc is not None else None
+                    if isinstance(adopter, Adopter):
+                        adopters[adopter.site] = adopter
+            self._roster = Roster(build_roles(roles) if roles is not None else None, adopters)
+        return self._roster
+
+    def config(self, blobs: Blobs) -> Config | None:
+        """The accepted configuration (calendar and timelines for the order check), if complete."""
+        if self._config is None:
+            docs = {name: admission.checked_doc(self, f"repos-config/{name}.yaml", blobs) for name in CONFIG_FILES}
+            self._config = (config_from_docs(docs) if all(d is not None for d in docs.values()) else None,)
+        return self._config[0]
+
+    def keyring(self, blobs: Blobs) -> list[bytes]:
+        return [blobs.read(r.accepted) for path, r in sorted(self.records.items())
+                if path.startswith(KEYS_DIR) and r.accepted is not None]
+
+    def forget_configuration(self) -> None:
+        self._roster = None
+        self._config = None
+
+
+def replay(chain: Chain, blobs: Blobs, verify: Verify, trail: Trail | None = None,
+           whole: Callable[[], Chain] | None = None) -> Trail:
+    """Replay ``chain`` onto ``trail`` (a fresh start without one). When an accepted change moves
+    the trust anchor, history is replayed again from the root (``whole`` gives the whole chain)."""
+    trail = trail or Trail()
+    while True:
+        moved = _run(trail, chain, blobs, verify)
+        if moved is None:
+            return trail
+        chain = whole() if whole is not None else chain
+        trail = Trail(anchor=moved, anchor_moves=trail.anchor_moves + 1)
+
+
+def _run(trail: Trail, chain: Chain, blobs: Blobs, verify: Verify) -> str | None:
+    for index in range(len(chain)):
+        landing = chain[index]
+        if trail.through is None:
+            import_landing(trail, landing, blobs)
+            continue
+        moved = check_landing(trail, landing, blobs, verify, chain)
+        if moved is not None:
+            return moved
+    return None
+
+
+def import_landing(trail: Trail, landing: Landing, blobs: Blobs) -> None:
+    """Accept every change unchecked; end importing at the anchor (or the first roles.yaml)."""
+    for change in landing.changes:
+        record = trail.records.setdefault(change.path, Record())
+        record.head = change.blob
+        admission.accept(trail, record, change, landing, blobs)
+    reached = landing.commit.id == trail.anchor if trail.anchor else trail.blob(ROLES) is not None
+    if reached:
+        trail.through = landing.commit
+        trail.imported = sum(1 for r in trail.records.values() if r.accepted is not None)
+
+
+def check_landing(trail: Trail, landing: Landing, blobs: Blobs, verify: Verify, chain: Chain) -> str | None:
+    """Judge every change of one landing against the state before it. Returns a trust anchor to
+    move to, when an accepted change of roles.yaml names a new one."""
+    roster = trail.roster(blobs)
+    roles = roster.roles
+    signed = _signatures_required(trail, landing, chain, blobs)
+    signers: Mapping[str, str | None] = {}
+    if signed:
+        authors = list({a.id: a for change in landing.changes for a in change.authors}.values())
+        signers = verify(authors, trail.keyring(blobs), landing.commit.committer.time)
+    for change in sorted(landing.changes, key=lambda c: admission.processing_order(c.path)):
+        record = trail.records.setdefault(change.path, Record())
+        record.head = change.blob
+        problems = admission.judge(trail, roster, change, landing, signers, signed, blobs)
+        if problems:
+            record.ignored.extend(problems)
+        else:
+            admission.accept(trail, record, change, landing, blobs)
+    before = roles.trust_anchor if roles else None
+    after = trail.roster(blobs).roles
+    named = after.trust_anchor if after else None
+    if named and named != before and named != trail.anchor:
+        if trail.anchor_moves < MAX_ANCHOR_MOVES and chain.precedes(named, landing):
+            return named
+        trail.problems.append(Problem(ROLES, f"trust_anchor names commit {named[:10]}, which is not a commit of "
+                                      "this branch's first-parent history before the change that names it",
+                                      "name a commit of the branch (git log --first-parent --format=%H)",
+                                      "/trust_anchor/commit", rule="trust-anchor"))
+    return None
+
+
+def _signatures_required(trail: Trail, landing: Landing, chain: Chain, blobs: Blobs) -> bool:
+    roles = trail.roster(blobs).roles
+    if roles is None or not roles.require_signed_commits:
+        return False
+    start = roles.signed_commits_from
+    if not start:
+        return True
+    if len(start) == 40 and "T" not in start:
+        if not trail.signing_reached:
+            trail.signing_reached = landing.commit.id == start or chain.precedes(start, landing)
+        return trail.signing_reached
+    return landing.commit.committer.time >= admission.instant(start)
+
+
+# --- what the replay gives the model ----------------------------------------------------------
+
+
+def accepted_snapshot(trail: Trail, head: Commit, blobs: Blobs) -> Snapshot:
+    """The files that count, with the accepted changes that made them, as the model reads them."""
+    files, history, reported = {}, {}, {}
+    for path, record in trail.records.items():
+        if record.accepted is not None:
+            files[path] = blobs.read(record.accepted)
+            if record.done is not None:
+                reported[path] = record.done
+        if record.touches:
+            history[path] = tuple(record.touches)
+    return Snapshot(head, files, history, {}, reported)
+
+
+def ignored_changes(trail: Trail) -> list[Problem]:
+    """Why what the branch holds differs from what counts, for every path where it does."""
+    found = list(trail.problems)
+    for record in trail.records.values():
+        if record.head != record.accepted:
+            found += record.ignored
+    return found
+
+
+def notes(trail: Trail) -> tuple[str, ...]:
+    if trail.through is None:
+        return ()
+    where = (f"the trust anchor named in {ROLES}" if trail.anchor
+             else f"the first commit holding {ROLES}")
+    return (f"{trail.imported} file(s) imported unchecked as they stood at commit {trail.through.short} "
+            f"({where}); every later change is checked",)
