@@ -114,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("release", metavar="RELEASE", help="component/version")
     t.add_argument("--site", required=True, help="the early-adopter site reporting")
     t.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
+
+    r = sub.add_parser("release", help="write a provider's files: release new")
+    n = r.add_subparsers(dest="release_command", required=True, metavar="ACTION").add_parser(
+        "new", help="write release.yaml from the package files: every package field read from the packages")
+    n.add_argument("component")
+    n.add_argument("version")
+    n.add_argument("--package", action="append", required=True, metavar="FILE|URL",
+                   help="a built .rpm or .deb (copied into the release's packages/) or its URL (fetched once); "
+                        "repeat for each package")
+    n.add_argument("--at", metavar="REV", default="HEAD", help="the commit whose releases and config to read")
+    n.add_argument("--output", type=Path, help="where to write (default releases/COMPONENT/VERSION/release.yaml)")
+    n.add_argument("--force", action="store_true", help="overwrite an existing file")
     return parser
 
 
@@ -145,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception:
         return _bug()
+
+
+def _release_new(args: argparse.Namespace) -> int:
+    from controller.authoring import release_new
+
+    written = release_new(args.repo, args.at, args.component, args.version, args.package, args.output, args.force)
+    print(f"wrote {written.path} with {written.packages} package(s)")
+    if written.blanks:
+        print("still to write (validate refuses every FILL-IN): " + ", ".join(written.blanks))
+    return 0
 
 
 def _say(text: str) -> None:
@@ -183,6 +205,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         if args.svg:
             _write(args.svg, render_svg(figures["rollout_days"]))
         return 0
+    if args.command == "release":
+        return _release_new(args)
     if args.command == "report-template":
         from controller.core.report_template import report_template
 

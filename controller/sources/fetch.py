@@ -28,20 +28,24 @@ class FetchPolicy:
     file_roots: tuple[str, ...] = ()
 
 
-def fetch(url: str, target: Path, expected_size: int, policy: FetchPolicy) -> str:
+def fetch(url: str, target: Path, expected_size: int, policy: FetchPolicy, exact: bool = True) -> str:
     """Fetch ``url`` into ``target`` (resuming a partial one); return the sha256 of the bytes.
+    With ``exact`` False the size is not known yet (a package the manifest does not list yet):
+    ``expected_size`` is only a limit, and a download is not resumed.
 
     Raises BadInput for what retrying cannot fix (too large, not found, outside the file roots)
     and Transient once the attempts are used up on network errors.
     """
+    if not exact and target.exists():
+        target.unlink()
     if url.startswith("file://"):
         return _copy_local(url.removeprefix("file://"), target, expected_size, policy)
     delay = policy.backoff
     last = ""
     for attempt in range(policy.attempts):
         try:
-            _download(url, target, expected_size, policy.timeout)
-            return _sha256(target)
+            _download(url, target, expected_size, policy.timeout, exact)
+            return sha256_of(target)
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410, 401, 403):
                 raise BadInput(f"{url}: HTTP {exc.code} {exc.reason}",
@@ -55,8 +59,8 @@ def fetch(url: str, target: Path, expected_size: int, policy: FetchPolicy) -> st
     raise Transient(f"{url}: {last} (after {policy.attempts} attempts)", "the next reconcile tries again")
 
 
-def _download(url: str, target: Path, expected_size: int, timeout: float) -> None:
-    have = target.stat().st_size if target.exists() else 0
+def _download(url: str, target: Path, expected_size: int, timeout: float, exact: bool = True) -> None:
+    have = target.stat().st_size if target.exists() and exact else 0
     if have > expected_size:
         target.unlink()
         have = 0
@@ -76,7 +80,9 @@ def _download(url: str, target: Path, expected_size: int, timeout: float) -> Non
                     raise BadInput(f"{url}: more than the {expected_size} bytes the manifest gives",
                                    "fix size in release.yaml or the file at the url")
                 out.write(chunk)
-    if written != expected_size:
+        if response.length:  # Content-Length not reached: the connection was cut
+            raise ConnectionError(f"cut off {response.length} bytes short")
+    if exact and written != expected_size:
         raise ConnectionError(f"got {written} of {expected_size} bytes")
 
 
@@ -93,10 +99,10 @@ def _copy_local(path: str, target: Path, expected_size: int, policy: FetchPolicy
         raise BadInput(f"file://{path} is {size} bytes, more than the {expected_size} the manifest gives",
                        "fix size in release.yaml")
     shutil.copyfile(real, target)
-    return _sha256(target)
+    return sha256_of(target)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
