@@ -187,7 +187,7 @@ def publish_step_seconds(publish: Path, state: Path, repo: Path, cold: bool = Fa
     pool = Pool(publish / "pool")
     assessment = assess(world, datetime.fromisoformat(NOW), ingest_outcomes(world, pool.contents().__contains__, {}))
     content = compute_desired(world, assessment, datetime.fromisoformat(NOW))[Channel.UNVERIFIED]
-    signer = make_signer(world, None, state, [])
+    signer = make_signer(world, None, state, None, [])
     found = {}
     for repo_content in content.repos:
         samples = []

@@ -60,18 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
     s.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
     s.add_argument("--format", choices=("text", "json"), default="text")
-    s.add_argument("--publish-dir", type=Path, help="read ingestion from this publish directory's pool")
+    s.add_argument("--publish-dir", help="read ingestion from this target's pool (a directory or s3://BUCKET/PREFIX)")
     s.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
     s.add_argument("--check", action="store_true",
                    help="exit 1 when a step is overdue, an ingestion failed or a file has a problem (for monitoring)")
     s.add_argument("-q", "--quiet", action="store_true", help="print no status, only the verdict of --check")
+    s.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
 
     for name, text in (("plan", "what a reconcile would change in each channel; writes nothing"),
                        ("reconcile", "fetch, verify and publish the channels to match the branch")):
         c = sub.add_parser(name, help=text)
         c.add_argument("--at", metavar="REV", default="HEAD", help="the commit to reconcile (default HEAD)")
         c.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
-        c.add_argument("--publish-dir", type=Path, default=Path("public"), help="the published tree (default ./public)")
+        c.add_argument("--publish-dir", default="public",
+                       help="the published tree: a directory or s3://BUCKET/PREFIX (default ./public)")
+        c.add_argument("--private-dir", help="never served: the ledger, ingestion failures, the throwaway key "
+                       "(default: .NAME-private beside a local --publish-dir; required for s3://)")
         c.add_argument("--state-dir", type=Path,
                        help="locks, caches and ingestion failures (default: PUBLISH_DIR/../.rolloutctl-state)")
         c.add_argument("--base-url", help="where the publish directory is served, for client configurations")
@@ -281,7 +285,11 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
-    return args.state_dir or args.publish_dir.resolve().parent / ".rolloutctl-state"
+    if args.state_dir:
+        return args.state_dir
+    if args.publish_dir.startswith("s3://"):
+        return Path(".rolloutctl-state")
+    return Path(args.publish_dir).resolve().parent / ".rolloutctl-state"
 
 
 def _progress(args: argparse.Namespace):
@@ -299,7 +307,7 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
 
     started = time.monotonic()
     progress = _progress(args)
-    options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args),
+    options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
                       wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment())
     try:
@@ -334,9 +342,9 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
     failures = undelivered = None
     if args.publish_dir is not None or args.state_dir is not None:
         from controller.notify.outbox import undelivered as read_undelivered
-        from controller.reconcile import read_failures
+        from controller.reconcile import read_failures, state_store
 
-        state = _state_dir(args)
+        state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state)
     result = app.status(args.repo, args.at, now, args.publish_dir, failures)
     statuses = list(result.statuses.values())

@@ -35,6 +35,7 @@ from controller.notify import outbox
 from controller.notify.mail import SmtpSettings
 from controller.notify.render import Renderer
 from controller.publish import generations, site
+from controller.publish.lease import leased
 from controller.publish.pool import Pool
 from controller.publish.target import Publication, Target, open_target
 from controller.sources.fetch import FetchPolicy
@@ -62,9 +63,34 @@ class Options:
     progress: Callable[[str], None] = lambda message: None
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
+    # The private area (never served): what runs share besides the published tree. Default: a
+    # directory beside a local publish directory; required for S3.
+    private: Path | str | None = None
 
     def open_target(self) -> Target:
         return self.target if self.target is not None else open_target(self.publish)
+
+    def open_state_store(self) -> Target:
+        return state_store(self.publish, self.private)
+
+
+def state_store(publish: Path | str, private: Path | str | None) -> Target:
+    return open_target(join(private_location(publish, private), "state"))
+
+
+def private_location(publish: Path | str, private: Path | str | None) -> Path | str:
+    if private is not None:
+        return private
+    if str(publish).startswith("s3://"):
+        raise BadInput(f"publishing to {publish} needs --private-dir: an S3 location the public cannot read",
+                       "it keeps the notification ledger, ingestion failures and the throwaway key; e.g. "
+                       "--private-dir s3://BUCKET-private/PREFIX (see docs/publishing.md)")
+    publish = Path(publish).absolute()
+    return publish.parent / f".{publish.name}-private"
+
+
+def join(location: Path | str, name: str) -> Path | str:
+    return f"{str(location).rstrip('/')}/{name}" if str(location).startswith("s3://") else Path(location) / name
 
 
 @dataclass
@@ -78,6 +104,9 @@ class Planned:
     rules: tuple[list[Problem], set[str]] | None = None
     renderer: Renderer | None = field(default=None, repr=False)
     target: Target | None = field(default=None, repr=False)
+    store: Target | None = field(default=None, repr=False)  # the private state area
+    notes: list[str] = field(default_factory=list)
+    published_before: bool = False  # the target holds an earlier publication (so a ledger existed)
     base_url: str = DEFAULT_BASE_URL  # where the channels are served, for client configurations
 
     @property
@@ -97,7 +126,8 @@ def base_url(world: World, options: Options) -> str:
     return options.base_url or world.config.base_url or DEFAULT_BASE_URL
 
 
-def make_plan(options: Options, memo: dict | None = None, target: Target | None = None) -> Planned:
+def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
+              store: Target | None = None) -> Planned:
     """What reconcile would do, assuming every fetch succeeds. Writes nothing (``memo``, the parse
     cache, is only filled in memory)."""
     world, problems = app.read_world(options.repo, options.rev, {} if memo is None else memo)
@@ -106,8 +136,10 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
                        problems)
     rules = evaluate_rules(Context(world))
     target = target or options.open_target()
+    store = store or options.open_state_store()
     held = Pool(target, options.state).contents()
-    failures = remembered.read_failures(options.state)
+    notes: list[str] = []
+    failures = remembered.read_failures(store, notes)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
     before = assess(world, options.now, outcomes, problems=problems, rules=rules)
     fetches = _missing(world, before, held)
@@ -118,24 +150,28 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
             touch = landing(world.snapshot, world.releases[key].release.path)
             optimistic[key] = Ingest(True, touch.landed.committer.time)
         assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    return plan_for(world, assessment, tuple(fetches), options, problems, rules, target)
+    planned = plan_for(world, assessment, tuple(fetches), options, problems, rules, target, store)
+    planned.notes += notes
+    return planned
 
 
 def replan(planned: Planned, options: Options) -> Planned:
     """The plan again after some fetches failed: from what the pool holds now."""
     world = planned.world
     held = Pool(planned.target, options.state).contents()
-    outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(options.state))
+    outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
     assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
-    return plan_for(world, assessment, planned.fetches, options, planned.problems, planned.rules, planned.target)
+    return plan_for(world, assessment, planned.fetches, options, planned.problems, planned.rules, planned.target,
+                    planned.store)
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
-             problems: list[Problem], rules, target: Target) -> Planned:
+             problems: list[Problem], rules, target: Target, store: Target) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
     published = {c: generations.read_published(target, c) for c in Channel}
+    before = any(published.values()) or target.read("status.json") is not None
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
@@ -147,13 +183,13 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
     site_action = core_plan.plan_site(files, site.site_digest(files), site.published_digest(target))
     messages: tuple = ()
     if options.smtp is not None:
-        send, stale = outbox.select(outbox.read_ledger(options.state), due_messages(world, assessment, now), now)
+        send, stale = outbox.select(outbox.read_ledger(store), due_messages(world, assessment, now), now)
         messages = tuple(send + stale)
     changes = core_plan.state_changes(_previous_states(target),
                                       {key: s.state.value for key, s in assessment.statuses.items()})
     plan = Plan(fetches, tuple(channels), documents, site_action, messages, changes)
     return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
-                   base_url=url)
+                   store=store, base_url=url, published_before=before)
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
@@ -189,11 +225,12 @@ def _previous_states(target: Target) -> dict[str, str]:
 
 def reconcile(options: Options) -> Outcome:
     target = options.open_target()
-    with generations.locked(options.state, options.wait):
+    store = options.open_state_store()
+    with leased(target, options.wait) as lease:
         if nothing_changed(options, target):
             return Outcome(None)
         memo = remembered.load_memo(options.state)
         known = len(memo)
-        planned = make_plan(options, memo, target)
+        planned = make_plan(options, memo, target, store)
         remembered.save_memo(options.state, memo, known)
-        return apply_plan(planned, options, replan)
+        return apply_plan(planned, options, replan, lease.renew)

@@ -21,7 +21,8 @@ from controller import app
 from controller.core.model import Channel, State
 from controller.errors import Transient
 from controller.notify.mail import SmtpSettings
-from controller.publish import generations
+from controller.publish.lease import leased
+from controller.publish.local import LocalTarget
 from controller.reconcile import Options, make_plan, reconcile
 from controller.sources.fetch import FetchPolicy
 
@@ -49,6 +50,7 @@ def site(tmp_path):
     publish.mkdir()
     with FileServer(publish) as server:
         yield type("Site", (), {"publish": publish, "state": tmp_path / "state", "server": server,
+                                "store": tmp_path / ".public-private/state",
                                 "dnf": Dnf(tmp_path / "dnf", publish), "apt": Apt(tmp_path / "apt", publish)})
 
 
@@ -153,7 +155,7 @@ def test_a_checksum_mismatch_keeps_the_release_out_of_every_channel(story, site,
         outcome = run(story, site, "2026-11-02T10:00:00Z")
     assert "sha256 is" in outcome.failures["arc-ce/6.19.0"]
     status = app.status(str(story.path), "HEAD", at("2026-11-02T10:00:00Z"), site.publish,
-                        json.loads((site.state / "ingest-failures.json").read_text()))
+                        json.loads((site.store / "ingest-failures.json").read_text()))
     assert status.statuses["arc-ce/6.19.0"].state == State.INGEST_FAILED
     assert "sha256 is" in status.statuses["arc-ce/6.19.0"].waiting_for
     assert all(not entries for c in Channel for entries in
@@ -175,8 +177,8 @@ def test_a_fetch_that_fails_then_succeeds(story, site, tmp_path):
     assert recovered.failures == {} and f"{RPM}.noarch.rpm" in recovered.fetched
     assert any(rng and rng.startswith("bytes=") for _, rng in provider.requests)
     assert recovered.plan.assessment.statuses["arc-ce/6.19.0"].state == State.UNVERIFIED
-    assert not (site.state / "ingest-failures.json").exists() or \
-        json.loads((site.state / "ingest-failures.json").read_text()) == {}
+    assert not (site.store / "ingest-failures.json").exists() or \
+        json.loads((site.store / "ingest-failures.json").read_text()) == {}
 
 
 def test_a_run_killed_before_the_switch_leaves_the_old_generation_served(story, site):
@@ -197,16 +199,19 @@ def test_a_run_killed_before_the_switch_leaves_the_old_generation_served(story, 
     assert seen(site) == only_in("staged-rollout")
 
 
-def test_two_reconciles_at_once_the_second_waits_or_says_so(story, site):
+def test_two_reconciles_at_once_the_second_waits_or_says_so(story, site, tmp_path):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
-    with generations.locked(site.state, 0), pytest.raises(Transient, match="another reconcile is running"):
+    target = LocalTarget(site.publish)
+    # Another controller, with a state directory of its own, holds the target's lease.
+    with leased(target, 0), pytest.raises(Transient, match="another reconcile is publishing"):
         run(story, site, "2026-11-02T10:00:00Z")
+    assert not (site.publish / "unverified").exists()
     acquired = threading.Event()
 
     def hold():
-        with generations.locked(site.state, 0):
+        with leased(target, 0):
             acquired.set()
-            time.sleep(0.5)
+            time.sleep(1)
 
     thread = threading.Thread(target=hold)
     thread.start()
@@ -214,6 +219,7 @@ def test_two_reconciles_at_once_the_second_waits_or_says_so(story, site):
     outcome = run(story, site, "2026-11-02T10:00:00Z", wait=10)
     thread.join()
     assert outcome.plan.actions
+    assert not (site.publish / ".rolloutctl-lease.json").exists()  # released
 
 
 def test_reconcile_at_an_older_commit_reproduces_that_days_channels(story, site):

@@ -21,7 +21,7 @@ def test_the_example_on_object_storage_installs_with_dnf_and_apt(example_repo, s
 
     def run(state: str):
         return reconcile(Options(str(example_repo), "HEAD", NOW, f"s3://public/{prefix}", tmp_path / state,
-                                 base_url=base))
+                                 base_url=base, private=f"s3://private/{prefix}"))
 
     first = run("state")
     assert {a.channel.value for a in first.plan.actions} == {"unverified", "staged-rollout", "production"}

@@ -15,7 +15,13 @@ from controller.core.model import Channel, World
 from controller.core.plan import VALIDITY, PublishChannel
 from controller.publish import apt, clients, generations, yum
 from controller.publish.pool import Pool
-from controller.publish.signing import Signer, configured_signer, throwaway_signer
+from controller.publish.signing import (
+    Signer,
+    configured_signer,
+    export_secret_key,
+    import_secret_key,
+    throwaway_signer,
+)
 from controller.publish.target import Publication, Target, write_publication
 
 
@@ -29,15 +35,27 @@ def setup(world: World, base_url: str) -> dict[str, str]:
     return {"base_url": base_url, "signing_key": signing_key(world) or "throwaway"}
 
 
-def make_signer(world: World, gnupg_home: Path | None, state: Path, notes: list[str]) -> Signer:
+THROWAWAY_KEY = "throwaway-key.asc"
+
+
+def make_signer(world: World, gnupg_home: Path | None, state: Path, store: Target | None,
+                notes: list[str]) -> Signer:
+    """The configured key; else the throwaway key kept in the private state area (made on the
+    first run there), so that every runner signs with the same one."""
     fingerprint = signing_key(world)
     if fingerprint:
         home = gnupg_home or Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")  # "" is unset
         return configured_signer(home, fingerprint)
-    signer, created = throwaway_signer(state / "throwaway-gnupg")
+    home = state / "throwaway-gnupg"
+    kept = store.read(THROWAWAY_KEY) if store is not None else None
+    if kept is not None and not home.exists():
+        import_secret_key(home, kept)
+    signer, created = throwaway_signer(home)
     if created:
         notes.append(f"no signing_key in repos-config/repositories.yaml: made a throwaway key "
-                     f"{signer.fingerprint} in {signer.home}; set signing_key for real use")
+                     f"{signer.fingerprint}; set signing_key for real use")
+    if store is not None and (created or kept is None):
+        store.write(THROWAWAY_KEY, export_secret_key(signer))
     return signer
 
 

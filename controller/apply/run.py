@@ -42,26 +42,28 @@ class Outcome:
         return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes)
 
 
-def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned]) -> Outcome:
-    """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool."""
+def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
+               renew: Callable[[], None] = lambda: None) -> Outcome:
+    """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool.
+    ``renew`` keeps the lease on the target alive between steps."""
     world = planned.world
-    journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id)
-    target = planned.target
+    journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id, renew)
+    target, store = planned.target, planned.store
     pool = Pool(target, options.state)
-    failures = remembered.read_failures(options.state)
+    failures = remembered.read_failures(store)
     fetched, failed = ingest(world, planned.fetches, pool, failures, options.fetch_policy, options.now.isoformat(),
                              options.progress)
-    remembered.write_failures(options.state, failures)
+    remembered.write_failures(store, failures)
     if planned.fetches:
         result = f"{len(failed)} release(s) failed" if failed else "done"
         journal.done(f"fetch {len(planned.fetches)} package(s)", result)
     if failed:
         planned = replan(planned, options)
-    outcome = Outcome(planned, fetched, failed)
+    outcome = Outcome(planned, fetched, failed, list(planned.notes))
     plan = planned.plan
     url = planned.base_url
     if plan.channels:
-        with channel_step.make_signer(world, options.gnupg_home, options.state, outcome.notes) as signer:
+        with channel_step.make_signer(world, options.gnupg_home, options.state, store, outcome.notes) as signer:
             for action in plan.channels:
                 options.progress(f"publishing {action.channel.value}")
                 channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache",
@@ -76,11 +78,12 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         journal.done(plan.site.describe())
     if options.smtp is not None:
         outcome.notified, failure = _notify(planned, list(plan.messages), url, options)
+        outcome.notes += [n for n in planned.notes if n not in outcome.notes]
         if failure:
             outcome.notes.append(f"notifications wait in the outbox: {failure}")
         if plan.messages:
             journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
-    _remember(options, planned, failures)
+    _remember(options, planned, failures, store)
     return outcome
 
 
@@ -97,14 +100,24 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
         return planned.renderer.render(message.template, client_urls=urls, page_url=page, **message.context)
 
     smtp = options.smtp
-    return outbox.deliver(options.state, due, options.now, render, lambda: Mailer(smtp),
+    store = planned.store
+    lost = store.read(outbox.LEDGER) is None and planned.published_before
+    if outbox.is_damaged(store) or lost:
+        # Rebuilt as a new deployment would start: what is due now counts as sent, so that no one
+        # gets a message twice; a person is told, since some may not have gone out.
+        outbox.write_ledger(store, outbox.Ledger(skipped={m.key: "the ledger was unreadable; rebuilt" for m in due}))
+        planned.notes.append(f"the notification ledger in {store.description} was {'lost' if lost else 'unreadable'}"
+                             ": rebuilt, "
+                             f"{len(due)} due message(s) marked as sent without sending")
+        return [], ""
+    return outbox.deliver(store, due, options.now, render, lambda: Mailer(smtp),
                           manager_emails(world.config), smtp.attempts, smtp.backoff)
 
 
 # --- skipping a run that cannot change anything --------------------------------------------------
 
 
-def _remember(options: Options, planned: Planned, failures: dict) -> None:
+def _remember(options: Options, planned: Planned, failures: dict, store: Target) -> None:
     """What the next run needs to know that nothing can have changed since this one."""
     target = planned.target
     renew = [p.valid_until - RENEW_MARGIN for c in Channel
@@ -115,7 +128,7 @@ def _remember(options: Options, planned: Planned, failures: dict) -> None:
         "rev": options.rev,
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
-        "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(options.state)),
+        "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(store)),
         "published": _published_marker(target),
     })
 
@@ -128,6 +141,13 @@ def _published_marker(target: Target) -> str:
 
 
 def nothing_changed(options: Options, target: Target) -> bool:
+    try:
+        return _nothing_changed(options, target)
+    except (KeyError, TypeError, ValueError):
+        return False  # a damaged record of the last run: plan as usual
+
+
+def _nothing_changed(options: Options, target: Target) -> bool:
     last = remembered.read_last_run(options.state)
     if last is None or last.get("pending_failures", True) or last.get("rev") != options.rev:
         return False

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,13 +53,39 @@ def select(ledger: Ledger, due: list[Message], now: datetime) -> tuple[list[Mess
     return send, skip
 
 
-def _path(state: Path) -> Path:
-    return state / "notifications.json"
+LEDGER = "notifications.json"
 
 
-def read_ledger(state: Path) -> Ledger:
-    path = _path(state)
-    return Ledger(**json.loads(path.read_text())) if path.is_file() else Ledger()
+def _store(state):
+    """Where the ledger lives: a publish target's state area (anything with read and write), or a
+    local directory."""
+    if isinstance(state, (str, Path)):
+        from controller.publish.local import LocalTarget
+
+        return LocalTarget(Path(state))
+    return state
+
+
+def is_damaged(state) -> bool:
+    """Whether a ledger exists that cannot be read (empty, garbage, the wrong shape)."""
+    raw = _store(state).read(LEDGER)
+    if raw is None:
+        return False
+    try:
+        Ledger(**json.loads(raw))
+    except (ValueError, TypeError):
+        return True
+    return False
+
+
+def read_ledger(state) -> Ledger:
+    raw = _store(state).read(LEDGER)
+    if raw is None:
+        return Ledger()
+    try:
+        return Ledger(**json.loads(raw))
+    except (ValueError, TypeError):
+        return Ledger()  # damaged: the caller rebuilds it (see is_damaged)
 
 
 def has_work(state: Path) -> bool:
@@ -75,12 +100,11 @@ def undelivered(state: Path) -> list[dict]:
                   key=lambda entry: (entry["at"], entry["key"]))
 
 
-def _write(state: Path, ledger: Ledger) -> None:
-    path = _path(state)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(ledger.__dict__, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+def _write(state, ledger: Ledger) -> None:
+    _store(state).write(LEDGER, (json.dumps(ledger.__dict__, indent=2, sort_keys=True) + "\n").encode())
+
+
+write_ledger = _write
 
 
 class _Unreachable(Transient):

@@ -104,3 +104,18 @@ def throwaway_signer(home: Path) -> tuple[Signer, bool]:
         stop_agent(home)
         raise ToolFailed(command, done.returncode, done.stderr)
     return Signer(home, find() or "", owns_agent=True), True
+
+
+def export_secret_key(signer: Signer) -> bytes:
+    """The throwaway key, armored, so that another runner signs with the same one."""
+    return signer._gpg("--armor", "--export-secret-keys", signer.fingerprint)
+
+
+def import_secret_key(home: Path, armored: bytes) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    command = ["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", "",
+               "--import"]
+    done = subprocess.run(command, input=armored, capture_output=True, timeout=120)
+    if done.returncode != 0:
+        raise ToolFailed(command, done.returncode, done.stderr.decode(errors="replace"))
