@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--gnupg-home", type=Path, help="GnuPG home with the signing key (default $GNUPGHOME)")
             c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait this long for another reconcile to finish (default: fail at once)")
+            c.add_argument("--fetch-deadline", type=float, metavar="SECONDS",
+                           help="stop downloading after this long; what is missing is retried next run "
+                                "(default 1800)")
     m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
     m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
     m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
@@ -304,12 +308,17 @@ def _progress(args: argparse.Namespace):
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
+    from controller.sources.fetch import FetchPolicy
 
     started = time.monotonic()
     progress = _progress(args)
+    policy = FetchPolicy()
+    if getattr(args, "fetch_deadline", None) is not None:
+        policy = replace(policy, run_time=args.fetch_deadline)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
-                      wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment())
+                      wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment(),
+                      fetch_policy=policy)
     try:
         if args.command == "plan":
             planned = make_plan(options)

@@ -16,6 +16,7 @@ from pathlib import Path
 from controller import app
 from controller.apply import state as remembered
 from controller.apply.channels import setup
+from controller.apply.ingest import download
 from controller.apply.run import Outcome, apply_plan, nothing_changed
 from controller.core import plan as core_plan
 from controller.core import public
@@ -34,6 +35,7 @@ from controller.errors import BadInput, Problem
 from controller.notify import outbox
 from controller.notify.mail import SmtpSettings
 from controller.notify.render import Renderer
+from controller.progress import Progress
 from controller.publish import generations, site
 from controller.publish.lease import leased
 from controller.publish.pool import Pool
@@ -60,7 +62,7 @@ class Options:
     # Called after a generation is complete and before the channel switches to it: a seam for
     # hooks (and for tests that interrupt a run there).
     before_switch: Callable[[Channel, Publication], None] | None = None
-    progress: Callable[[str], None] = lambda message: None
+    progress: Progress = field(default_factory=Progress)  # silent unless a terminal draws it
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
     # The private area (never served): what runs share besides the published tree. Default: a
@@ -226,6 +228,7 @@ def _previous_states(target: Target) -> dict[str, str]:
 def reconcile(options: Options) -> Outcome:
     target = options.open_target()
     store = options.open_state_store()
+    downloaded = _download_first(options, target, store)
     with leased(target, options.wait) as lease:
         if nothing_changed(options, target):
             return Outcome(None)
@@ -233,4 +236,16 @@ def reconcile(options: Options) -> Outcome:
         known = len(memo)
         planned = make_plan(options, memo, target, store)
         remembered.save_memo(options.state, memo, known)
-        return apply_plan(planned, options, replan, lease.renew)
+        return apply_plan(planned, options, replan, lease.renew, downloaded)
+
+
+def _download_first(options: Options, target: Target, store: Target) -> dict[str, str]:
+    """Download what a plan made now would fetch, before taking the lease: downloads can be slow,
+    and only admitting the bytes to the pool needs it. Their outcome, by sha256."""
+    if nothing_changed(options, target):
+        return {}
+    planned = make_plan(options, remembered.load_memo(options.state), target, store)
+    if not planned.fetches:
+        return {}
+    return download(planned.world, planned.fetches, Pool(target, options.state), options.fetch_policy,
+                    options.progress)

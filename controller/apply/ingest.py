@@ -1,5 +1,10 @@
 """The fetch step: bring each planned package into the pool, checked (size, sha256, and the
 header naming what the manifest says), and record the releases whose ingestion failed.
+
+Downloading and admitting are apart: ``download`` brings the bytes of URL packages into this
+machine's staging area, a few at a time and each within its deadline, and needs no lock (reconcile
+runs it before taking the publish lock, so a slow provider holds back no other run); ``ingest``
+then checks and admits them, under the lock.
 """
 
 from __future__ import annotations
@@ -10,13 +15,40 @@ from controller.core.ingest import check_bytes, identity_problem
 from controller.core.model import World
 from controller.core.plan import Fetch
 from controller.errors import ControllerError
+from controller.progress import Progress
 from controller.publish import debfile, yum
 from controller.publish.pool import Pool
-from controller.sources.fetch import FetchPolicy, fetch
+from controller.sources.fetch import Download, FetchPolicy, fetch_many
 
 
-def fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> str:
-    """Bring one package into the pool; '' on success, else the reason."""
+def download(world: World, fetches: tuple[Fetch, ...], pool: Pool, policy: FetchPolicy,
+             progress: Progress) -> dict[str, str]:
+    """Download the packages that come from a URL into staging; sha256 -> '' when their bytes are
+    there and match, else the reason. Touches neither the pool nor the published tree."""
+    items = list({f.package.sha256: f for f in fetches if f.package.url is not None}.values())
+    if not items:
+        return {}
+    # file:// sources are allowed only inside the roots the repository managers configured.
+    policy = replace(policy, file_roots=world.config.file_roots)
+    progress.start_fetch(len(items), sum(f.package.size for f in items))
+    results = fetch_many([Download(f.package.url, pool.partial(f.package.sha256), f.package.size) for f in items],
+                         policy, progress.advance, progress.package_done)
+    reasons = {}
+    for item, result in zip(items, results, strict=True):
+        package = item.package
+        if isinstance(result, ControllerError):
+            reasons[package.sha256] = f"{package.filename}: {result.message}"
+        elif result != package.sha256:
+            pool.partial(package.sha256).unlink(missing_ok=True)
+            reasons[package.sha256] = f"{package.filename}: sha256 is {result}, the manifest says {package.sha256}"
+        else:
+            reasons[package.sha256] = ""
+    return reasons
+
+
+def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str]) -> str:
+    """Bring one package into the pool; '' on success, else the reason. A URL package's bytes
+    are those ``download`` left in staging (``downloaded``: its outcome by sha256)."""
     package = item.package
     release = world.releases[item.release].release
     staged = pool.partial(package.sha256)
@@ -28,14 +60,10 @@ def fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> str
         if reason:
             return reason
         staged.write_bytes(data)
-    else:
-        try:
-            digest = fetch(package.url, staged, package.size, policy)
-        except ControllerError as exc:
-            return f"{package.filename}: {exc.message}"
-        if digest != package.sha256:
-            staged.unlink()
-            return f"{package.filename}: sha256 is {digest}, the manifest says {package.sha256}"
+    elif downloaded.get(package.sha256):
+        return downloaded[package.sha256]
+    elif not staged.is_file() or staged.stat().st_size != package.size:
+        return f"{package.filename}: its download is gone from {staged}"
     # Right bytes, but are they the package the manifest names? The metadata will say what the
     # header says, so a mismatch would publish something other than what was verified.
     try:
@@ -53,20 +81,22 @@ def fetch_one(world: World, item: Fetch, pool: Pool, policy: FetchPolicy) -> str
 
 
 def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, failures: dict, policy: FetchPolicy, now: str,
-           progress) -> tuple[list[str], dict[str, str]]:
+           progress: Progress, downloaded: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """Fetch what is missing, release by release; update ``failures`` (retried next run).
+    ``downloaded``: what an earlier ``download`` of this run got (not tried again).
     Returns (filenames fetched, release -> reason for those that failed now)."""
     fetched, failed = [], {}
+    downloaded = dict(downloaded or {})
+    downloaded.update(download(world, tuple(f for f in fetches if f.package.sha256 not in downloaded), pool, policy,
+                               progress))
     by_release: dict[str, list[Fetch]] = {}
     for item in fetches:
         by_release.setdefault(item.release, []).append(item)
-    # file:// sources are allowed only inside the roots the repository managers configured.
-    policy = replace(policy, file_roots=world.config.file_roots)
+    progress("checking and admitting the packages")
     for key, items in by_release.items():
         reasons = []
         for item in items:
-            progress(item.describe())
-            reason = fetch_one(world, item, pool, policy)
+            reason = fetch_one(world, item, pool, downloaded)
             if reason:
                 reasons.append(reason)
             else:

@@ -43,16 +43,17 @@ class Outcome:
 
 
 def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
-               renew: Callable[[], None] = lambda: None) -> Outcome:
+               renew: Callable[[], None] = lambda: None, downloaded: dict[str, str] | None = None) -> Outcome:
     """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool.
-    ``renew`` keeps the lease on the target alive between steps."""
+    ``renew`` keeps the lease on the target alive between steps; ``downloaded``: the packages
+    this run downloaded before taking it (their outcome by sha256)."""
     world = planned.world
     journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id, renew)
     target, store = planned.target, planned.store
     pool = Pool(target, options.state)
     failures = remembered.read_failures(store)
     fetched, failed = ingest(world, planned.fetches, pool, failures, options.fetch_policy, options.now.isoformat(),
-                             options.progress)
+                             options.progress, downloaded)
     remembered.write_failures(store, failures)
     if planned.fetches:
         result = f"{len(failed)} release(s) failed" if failed else "done"
