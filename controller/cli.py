@@ -123,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--site", required=True, help="the early-adopter site reporting")
     t.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
 
+    i = sub.add_parser("init", help="a new federation repository: repos-config, an example, schemas, workflows")
+    i.add_argument("directory", type=Path, metavar="DIR")
+    i.add_argument("--name", help="the distribution's name, e.g. UMD")
+    i.add_argument("--country", help="ISO 3166 code whose public holidays stop the timers, e.g. NL")
+    i.add_argument("--subdivision", help="a state or province with holidays of its own, e.g. BY")
+    i.add_argument("--timezone", default="UTC", help="IANA time zone of the working day (default UTC)")
+    i.add_argument("--update", action="store_true",
+                   help="in an existing federation repository: bring schemas/, the workflows and CODEOWNERS up to date")
+
     r = sub.add_parser("release", help="write a provider's files: release new")
     n = r.add_subparsers(dest="release_command", required=True, metavar="ACTION").add_parser(
         "new", help="write release.yaml from the package files: every package field read from the packages")
@@ -165,6 +174,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception:
         return _bug()
+
+
+def _init(args: argparse.Namespace) -> int:
+    from controller.authoring import init
+    from controller.core.federation import Federation
+
+    if not args.update and not (args.name and args.country):
+        raise BadInput("init needs --name and --country", "e.g. rolloutctl init DIR --name UMD --country NL "
+                       "--timezone Europe/Amsterdam")
+    federation = Federation(args.name or "", args.country or "", args.subdivision, args.timezone)
+    written = init(args.directory, federation, args.update)
+    for path in written:
+        print(f"wrote {args.directory / path}")
+    if not args.update:
+        print(f"next: cd {args.directory}; replace the examples (see README.md); rolloutctl validate; "
+              "git add -A; git commit")
+    elif not written:
+        print("everything is up to date")
+    return 0
 
 
 def _release_new(args: argparse.Namespace) -> int:
@@ -215,6 +243,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         return 0
     if args.command == "release":
         return _release_new(args)
+    if args.command == "init":
+        return _init(args)
     if args.command == "report-template":
         from controller.core.report_template import report_template
 

@@ -110,3 +110,16 @@ class Apt:
                 # "500 http://host/prefix/ umd5-bookworm-production/main all Packages"
                 found[next(c for c in CHANNELS if tokens[2].endswith(f"-{c}/main"))] = version
         return found
+
+    def install(self, package: str) -> subprocess.CompletedProcess:
+        """apt-get install into a root of its own under home/root: apt resolves and fetches, then
+        dpkg unpacks there with its own database (no maintainer scripts run outside it)."""
+        root = self.home / "root"
+        for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / "var/lib/dpkg/status").touch()
+        dpkg = [f"--root={root}", f"--admindir={root}/var/lib/dpkg", "--force-script-chrootless",
+                "--force-not-root"]
+        return subprocess.run(["apt-get", *self.options(), "-o", f"Dir::State::status={root}/var/lib/dpkg/status",
+                               *[arg for option in dpkg for arg in ("-o", f"DPkg::Options::={option}")],
+                               "install", "-y", "--no-install-recommends", package], capture_output=True, text=True)

@@ -31,6 +31,7 @@ def test_the_wheel_holds_every_module_template_and_schema(wheel):
     expected = {str(p.relative_to(TOP)) for p in (TOP / "controller").rglob("*")
                 if p.suffix in (".py", ".j2") and "__pycache__" not in p.parts}
     expected |= {f"controller/schemas/{p.name}" for p in (TOP / "schemas").glob("*.schema.json")}
+    expected |= {f"controller/workflows/{p.name}" for p in (TOP / ".github/workflows").glob("*.yml")}
     assert expected - names == set()
 
 
@@ -66,3 +67,6 @@ def test_the_installed_wheel_runs_every_main_command(wheel, example_repo, tmp_pa
     assert (publish / "site" / "index.html").is_file()
     again = run("reconcile", "--now", NOW, "--publish-dir", str(publish), "--state-dir", str(state))
     assert again.returncode == 0 and "nothing to do" in again.stdout
+    made = run("init", str(work / "fed"), "--name", "Fed", "--country", "NL")
+    assert made.returncode == 0 and (work / "fed/.github/workflows/validate.yml").is_file()
+    assert (work / "fed/schemas/release.schema.json").is_file()

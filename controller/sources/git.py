@@ -26,6 +26,14 @@ def open_repository(path: str) -> pygit2.Repository:
     return pygit2.Repository(found)
 
 
+def init_repository(path: str, branch: str = "main") -> bool:
+    """Make ``path`` a git repository (on ``branch``) unless it is inside one; True if it made one."""
+    if pygit2.discover_repository(path) is not None:
+        return False
+    pygit2.init_repository(path, initial_head=branch)
+    return True
+
+
 def resolve(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
     try:
         return repo.revparse_single(rev).peel(pygit2.Commit)
