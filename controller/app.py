@@ -87,12 +87,13 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
 
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
-           failures: dict[str, dict] | None = None) -> Assessment:
-    """Where every release stands. With a publish directory, ingestion is read from its pool;
-    without, only packages committed in the repository can be checked."""
+           failures: dict[str, dict] | None = None, private: Path | str | None = None) -> Assessment:
+    """Where every release stands. With a publish directory, ingestion is read from its pool (and
+    the ``private`` area's, which holds embargoed packages); without, only packages committed in the
+    repository can be checked."""
     world, problems = read_world(repo_path, rev)
     if publish is not None:
-        ingest = ingest_outcomes(world, held_packages(publish).__contains__, failures or {})
+        ingest = ingest_outcomes(world, held_packages(publish, private).__contains__, failures or {})
     else:
         ingest = check_committed_packages(world)
     return assess(world, now, ingest, problems=problems)

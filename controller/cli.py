@@ -378,14 +378,15 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
 
 
 def _status(args: argparse.Namespace, now: datetime) -> int:
-    failures = undelivered = None
+    failures = undelivered = private = None
     if args.publish_dir is not None or args.state_dir is not None:
         from controller.notify.outbox import undelivered as read_undelivered
-        from controller.reconcile import read_failures, state_store
+        from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state)
-    result = app.status(args.repo, args.at, now, args.publish_dir, failures)
+        private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
+    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private)
     statuses = list(result.statuses.values())
     if args.release:
         statuses = [s for s in statuses if s.key == args.release]

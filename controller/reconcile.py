@@ -75,6 +75,10 @@ class Options:
     def open_state_store(self) -> Target:
         return state_store(self.publish, self.private)
 
+    def open_private_area(self) -> Target:
+        """The private area itself: its pool holds embargoed packages until their date."""
+        return open_target(private_location(self.publish, self.private))
+
 
 def state_store(publish: Path | str, private: Path | str | None) -> Target:
     return open_target(join(private_location(publish, private), "state"))
@@ -139,12 +143,13 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
     rules = evaluate_rules(Context(world))
     target = target or options.open_target()
     store = store or options.open_state_store()
-    held = Pool(target, options.state).contents()
+    pools = _pools(target, options)
+    held = set(pools[0]) | set(pools[1])
     notes: list[str] = []
     failures = remembered.read_failures(store, notes)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
     before = assess(world, options.now, outcomes, problems=problems, rules=rules)
-    fetches = _missing(world, before, held)
+    fetches = _missing(world, before, held, options.now)
     assessment = before
     if fetches:
         optimistic = dict(outcomes)
@@ -152,23 +157,31 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
             touch = landing(world.snapshot, world.releases[key].release.path)
             optimistic[key] = Ingest(True, touch.landed.committer.time)
         assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    planned = plan_for(world, assessment, tuple(fetches), options, problems, rules, target, store)
+    planned = plan_for(world, assessment, tuple(fetches), options, problems, rules, target, store, pools)
     planned.notes += notes
     return planned
 
 
+def _pools(target: Target, options: Options) -> tuple[dict[str, str], dict[str, str]]:
+    """sha256 -> key of what the public pool and the private pool hold."""
+    return Pool(target, options.state).contents(), Pool(options.open_private_area(), options.state).contents()
+
+
 def replan(planned: Planned, options: Options) -> Planned:
-    """The plan again after some fetches failed: from what the pool holds now."""
+    """The plan again after some fetches failed: from what the pools hold now."""
     world = planned.world
-    held = Pool(planned.target, options.state).contents()
+    pools = _pools(planned.target, options)
+    held = set(pools[0]) | set(pools[1])
     outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
     assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
-    return plan_for(world, assessment, planned.fetches, options, planned.problems, planned.rules, planned.target,
-                    planned.store)
+    fetches = planned.plan.fetches + planned.plan.private_fetches
+    return plan_for(world, assessment, fetches, options, planned.problems, planned.rules, planned.target,
+                    planned.store, pools)
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
-             problems: list[Problem], rules, target: Target, store: Target) -> Planned:
+             problems: list[Problem], rules, target: Target, store: Target,
+             pools: tuple[dict[str, str], dict[str, str]]) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
@@ -189,7 +202,10 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
         messages = tuple(send + stale)
     changes = core_plan.state_changes(_previous_states(target),
                                       {key: s.state.value for key, s in assessment.statuses.items()})
-    plan = Plan(fetches, tuple(channels), documents, site_action, messages, changes)
+    plan = Plan(fetches=tuple(f for f in fetches if not f.private),
+                private_fetches=tuple(f for f in fetches if f.private),
+                moves=core_plan.plan_moves(world, now, set(pools[0]), pools[1]), channels=tuple(channels),
+                documents=documents, site=site_action, messages=messages, state_changes=changes)
     return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
                    store=store, base_url=url, published_before=before)
 
@@ -208,12 +224,14 @@ def _read_text(target: Target, key: str) -> str | None:
     return raw.decode(errors="replace") if raw is not None else None
 
 
-def _missing(world: World, assessment: Assessment, pool: set[str]) -> list[Fetch]:
+def _missing(world: World, assessment: Assessment, pool: set[str], now: datetime) -> list[Fetch]:
+    """What to fetch: an embargoed release's packages go to the private pool."""
     wanted = []
     for key, status in sorted(assessment.statuses.items()):
         if status.state in (State.CERTIFIED, State.INGEST_FAILED):
             release = world.releases[key].release
-            wanted += [Fetch(key, p) for p in release.packages if p.sha256 not in pool]
+            private = public.is_embargoed(release, now)
+            wanted += [Fetch(key, p, private) for p in release.packages if p.sha256 not in pool]
     return wanted
 
 
@@ -245,7 +263,7 @@ def _download_first(options: Options, target: Target, store: Target) -> dict[str
     if nothing_changed(options, target):
         return {}
     planned = make_plan(options, remembered.load_memo(options.state), target, store)
-    if not planned.fetches:
+    fetches = planned.plan.fetches + planned.plan.private_fetches  # both download into staging
+    if not fetches:
         return {}
-    return download(planned.world, planned.fetches, Pool(target, options.state), options.fetch_policy,
-                    options.progress)
+    return download(planned.world, fetches, Pool(target, options.state), options.fetch_policy, options.progress)

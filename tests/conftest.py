@@ -109,14 +109,19 @@ def arc_packages() -> list[dict]:
             for p in sorted((TOP / ARC / "packages").iterdir())]
 
 
-def commit_embargoed_unicore(story: Story, day: str, embargo_until: str = "2026-11-20T12:00:00Z") -> None:
+def commit_embargoed_unicore(story: Story, day: str, embargo_until: str = "2026-11-20T12:00:00Z",
+                             url: str | None = None) -> None:
     """The example's emergency security release, with an embargo, certified, verified and sent to
-    Production by the managers on ``day`` (YYYY-MM-DD)."""
+    Production by the managers on ``day`` (YYYY-MM-DD). With ``url``, its rpm is fetched from
+    there (the provider's server) instead of committed."""
     unicore = "releases/unicore-server/9.2.1"
     release = (TOP / unicore / "release.yaml").read_text().replace(
         "  cves: [CVE-2026-41822]", f"  cves: [CVE-2026-41822]\n  embargo_until: \"{embargo_until}\"")
     files = {f"{unicore}/release.yaml": release}
-    files.update({f"{unicore}/packages/{p.name}": p.read_bytes() for p in (TOP / unicore / "packages").iterdir()})
+    if url is None:
+        files.update({f"{unicore}/packages/{p.name}": p.read_bytes() for p in (TOP / unicore / "packages").iterdir()})
+    else:
+        files[f"{unicore}/release.yaml"] = release.replace("path: packages/", f"url: {url.rstrip('/')}/")
     story.commit("jonas", f"{day}T07:30:00Z", files)
     story.commit("ines", f"{day}T09:00:00Z", {f"{unicore}/verification.yaml": verification()})
     decision = (TOP / unicore / "decision.yaml").read_text()

@@ -80,9 +80,10 @@ def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str])
     return ""
 
 
-def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, failures: dict, policy: FetchPolicy, now: str,
-           progress: Progress, downloaded: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
-    """Fetch what is missing, release by release; update ``failures`` (retried next run).
+def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, failures: dict, policy: FetchPolicy,
+           now: str, progress: Progress, downloaded: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Fetch what is missing, release by release; update ``failures`` (retried next run). An
+    embargoed release's packages go to the ``private`` pool (outside the served tree).
     ``downloaded``: what an earlier ``download`` of this run got (not tried again).
     Returns (filenames fetched, release -> reason for those that failed now)."""
     fetched, failed = [], {}
@@ -96,7 +97,7 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, failures: dict,
     for key, items in by_release.items():
         reasons = []
         for item in items:
-            reason = fetch_one(world, item, pool, downloaded)
+            reason = fetch_one(world, item, private if item.private else pool, downloaded)
             if reason:
                 reasons.append(reason)
             else:
@@ -108,4 +109,5 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, failures: dict,
             failures.pop(key, None)
     if fetched:
         pool.sync()  # admitted without a sync each: one for all, before anything names them
+        private.sync()
     return fetched, failed

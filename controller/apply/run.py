@@ -39,7 +39,8 @@ class Outcome:
 
     @property
     def changed(self) -> bool:
-        return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes)
+        return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes
+                                              or self.plan.plan.moves)
 
 
 def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
@@ -51,17 +52,24 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id, renew)
     target, store = planned.target, planned.store
     pool = Pool(target, options.state)
+    private = Pool(options.open_private_area(), options.state)
     failures = remembered.read_failures(store)
-    fetched, failed = ingest(world, planned.fetches, pool, failures, options.fetch_policy, options.now.isoformat(),
+    fetches = planned.plan.fetches + planned.plan.private_fetches
+    fetched, failed = ingest(world, fetches, pool, private, failures, options.fetch_policy, options.now.isoformat(),
                              options.progress, downloaded)
     remembered.write_failures(store, failures)
-    if planned.fetches:
+    if fetches:
         result = f"{len(failed)} release(s) failed" if failed else "done"
-        journal.done(f"fetch {len(planned.fetches)} package(s)", result)
+        journal.done(f"fetch {len(fetches)} package(s)", result)
     if failed:
         planned = replan(planned, options)
     outcome = Outcome(planned, fetched, failed, list(planned.notes))
     plan = planned.plan
+    for move in plan.moves:  # the embargo ended: in the public pool before a channel names them
+        pool.take(private, move.sha256, move.filename)
+    if plan.moves:
+        pool.sync()
+        journal.done(f"move {len(plan.moves)} package(s) into the public pool")
     url = planned.base_url
     if plan.channels:
         with channel_step.make_signer(world, options.gnupg_home, options.state, store, outcome.notes) as signer:

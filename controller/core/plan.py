@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from controller.core.desired import ChannelContent
 from controller.core.messages import Message
-from controller.core.model import Channel, Package
+from controller.core.model import Channel, Package, World
+from controller.core.public import is_embargoed
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,25 @@ class Published:
 class Fetch:
     release: str
     package: Package
+    private: bool = False  # an embargoed release's: into the private pool, and never named
 
     def describe(self) -> str:
+        if self.private:
+            return "fetch a package of an embargoed release into the private pool (details withheld)"
         source = self.package.url or self.package.path
         return f"fetch {self.package.filename} for {self.release} from {source}"
+
+
+@dataclass(frozen=True)
+class MovePackage:
+    """A package whose release's embargo ended: from the private pool into the public one."""
+
+    release: str
+    sha256: str
+    filename: str
+
+    def describe(self) -> str:
+        return f"move {self.filename} for {self.release} from the private pool into the public pool (embargo ended)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,21 @@ class PublishChannel:
             for name in self.removed.get(repo, ()):
                 lines.append(f"  - {repo}/{name}")
         return "\n".join(lines)
+
+
+def plan_moves(world: World, now: datetime, public: set[str], private: dict[str, str]) -> tuple[MovePackage, ...]:
+    """The packages waiting in the private pool (``private``: sha256 -> pool key) whose release's
+    embargo has ended, to be moved into the public pool before any channel names them."""
+    moves = {}
+    for key, files in sorted(world.releases.items()):
+        release = files.release
+        if release is None or is_embargoed(release, now):
+            continue
+        for package in release.packages:
+            if package.sha256 in private and package.sha256 not in public and package.sha256 not in moves:
+                filename = private[package.sha256].rsplit("/", 1)[-1]
+                moves[package.sha256] = MovePackage(key, package.sha256, filename)
+    return tuple(moves.values())
 
 
 # apt clients refuse a Release past its Valid-Until: sign for this long, renew within the margin.
@@ -110,6 +141,8 @@ class Plan:
     actions assume the fetches succeed; apply plans again only when one fails."""
 
     fetches: tuple[Fetch, ...] = ()
+    private_fetches: tuple[Fetch, ...] = ()  # embargoed releases' packages, into the private pool
+    moves: tuple[MovePackage, ...] = ()  # embargo ended: private pool -> public pool, before the channels
     channels: tuple[PublishChannel, ...] = ()
     documents: tuple[WriteDocument, ...] = ()
     site: PublishSite | None = None
@@ -117,12 +150,24 @@ class Plan:
     state_changes: tuple[tuple[str, str | None, str], ...] = ()  # (release, state before, state after)
 
     def describe(self) -> list[str]:
+        """Every action, as the public may read it: embargoed work is counted, never named."""
         lines = [f.describe() for f in self.fetches]
+        lines += self.withheld()
+        lines += [m.describe() for m in self.moves]
         lines += [a.describe() for a in self.channels]
         lines += [d.describe() for d in self.documents]
         if self.site is not None:
             lines.append(self.site.describe())
         lines += [f"mail {m.key}: {m.subject}" for m in self.messages]
+        return lines
+
+    def withheld(self) -> list[str]:
+        """What the run does for embargoed releases, in counts."""
+        lines = []
+        if self.private_fetches:
+            releases = len({f.release for f in self.private_fetches})
+            lines.append(f"fetch {len(self.private_fetches)} package(s) of {releases} embargoed release(s) into the "
+                         "private pool (details withheld)")
         return lines
 
 

@@ -1,13 +1,18 @@
 """The package pool: every package's bytes stored once per target, named by their sha256 and
 file name (pool/<sha256[:2]>/<sha256>/<file>), which every channel's metadata points into.
 
-A file enters the pool only through ``admit``, after its size, digest and header were checked;
-so a file in the pool is always whole and correct, and presence is proof. Promoting a release
-writes metadata only: no package byte is copied.
+A file enters the pool only through ``admit``, after its size, digest and header were checked,
+or from another pool that admitted it (``take``, ``copy_from``); so a file in the pool is always
+whole and correct, and presence is proof. Promoting a release writes metadata only: no package
+byte is copied.
+
+The private pool has the same layout in the private area (never served): an embargoed release's
+bytes wait there until its date, then are taken into the public pool without a second fetch.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +54,35 @@ class Pool:
         self.target.upload(key, staged)
         self.contents()[sha256] = key
 
+    def take(self, other: Pool, sha256: str, filename: str) -> None:
+        """Move checked bytes from ``other`` into this pool: a rename on one filesystem, else a
+        copy (through this machine, from object storage) and a delete. Never a fetch."""
+        key = pool_key(sha256, filename)
+        source = other.target.local_path(key)
+        if source is not None and self.target.local_path(key) is not None:
+            self.target.upload(key, Path(source))  # moves the file (or drops it, if already here)
+        else:
+            self.copy_from(other, sha256, filename)
+            other.target.delete([key])
+        other.contents().pop(sha256, None)
+        self.contents()[sha256] = key
+
+    def copy_from(self, other: Pool, sha256: str, filename: str) -> None:
+        """Copy checked bytes from ``other`` into this pool (the private channel's pool is filled
+        so); nothing happens when they are here already."""
+        if sha256 in self.contents():
+            return
+        key = pool_key(sha256, filename)
+        held = Path(other.reader()(sha256, filename))
+        cached = cached_copy(self.staging, sha256)
+        if self.target.local_path(key) is None and held != cached:  # as admit: kept to read its header
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(held, cached)
+        staged = self.partial(sha256).with_suffix(".copy")
+        shutil.copyfile(held, staged)
+        self.target.upload(key, staged)
+        self.contents()[sha256] = key
+
     def reader(self) -> PoolReader:
         return PoolReader(self.target, self.staging)
 
@@ -80,8 +114,10 @@ class PoolReader:
         return str(cached)
 
 
-def held_packages(publish) -> set[str]:
-    """The sha256 of every package in the pool of the target named by ``publish``."""
+def held_packages(*locations) -> set[str]:
+    """The sha256 of every package in the pools of the targets named (the publish target and the
+    private area, whose pool holds embargoed packages)."""
     from controller.publish.target import open_target
 
-    return set(Pool(open_target(publish), Path("/nonexistent")).contents())
+    return {sha for where in locations if where is not None
+            for sha in Pool(open_target(where), Path("/nonexistent")).contents()}
