@@ -13,9 +13,9 @@ import argparse
 import functools
 import http.server
 import shutil
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -31,13 +31,23 @@ import yaml  # noqa: E402
 from example_repo import GitWriter  # noqa: E402
 
 
-def serve(folder: Path, latency: float) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(Quiet, directory=str(folder))
+def serve(folder: Path, latency: float) -> tuple[subprocess.Popen, str]:
+    """The provider's server, in a process of its own: in this one it would share the client's
+    interpreter lock and slow both."""
+    port_file = Path(tempfile.mkdtemp()) / "port"
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(folder), "--latency", str(latency),
+                                "--port-file", str(port_file)])
+    while not port_file.exists() or not port_file.read_text():
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{port_file.read_text()}"
+
+
+def run_server(folder: Path, latency: float, port_file: Path) -> None:
     Quiet.latency = latency
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    port_file.write_text(str(server.server_address[1]))
+    server.serve_forever()
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -103,7 +113,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="downloads at a time in the parallel run")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the server waits before each answer")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rolloutctl-bench")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        run_server(args.serve, args.latency, args.port_file)
+        return
     count = args.packages
     packages = args.cache / f"packages-{count}"
     if not (packages / "done").exists():
@@ -122,7 +137,7 @@ def main() -> None:
             downloading, reconciling, fetched = measure(work / "repo", work, workers)
             print(f"{workers:>8} {downloading:>12.1f} s {reconciling:>13.1f} s   ({fetched} packages)", flush=True)
     finally:
-        server.shutdown()
+        server.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
 
