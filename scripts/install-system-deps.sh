@@ -6,7 +6,7 @@
 # otherwise it says what is missing and stops.
 set -euo pipefail
 declare -A need=(
-  [git]=git [gpg]=gnupg [rpm]=rpm [rpmbuild]=rpm [dnf]=dnf [createrepo_c]=createrepo-c
+  [git]=git [gpg]=gnupg [rpm]=rpm [rpmbuild]=rpm [rpmsign]=rpm [dnf]=dnf [createrepo_c]=createrepo-c
   [dpkg-deb]=dpkg [dpkg-scanpackages]=dpkg-dev [apt-ftparchive]=apt-utils [shellcheck]=shellcheck [systemd-analyze]=systemd
 )
 missing=()

@@ -120,10 +120,14 @@ def test_promotion_copies_no_package_bytes(story, site):
     story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
     run(story, site, "2026-11-02T11:00:00Z")
     assert seen(site) == only_in("staged-rollout")
-    rpm = (TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes()
+    # The rpm is served as its copy signed with the repository's key, stored once, by its own sha256.
+    provider = sha((TOP / ARC / "packages" / f"{RPM}.noarch.rpm").read_bytes())
+    [record] = (site.publish / "pool" / provider[:2] / provider).glob(f"{RPM}.noarch.rpm.signed.*")
+    signed = record.name.split(".signed.")[1].split(".")[0]
+    rpm = (site.publish / pooled(site.publish, signed)).read_bytes()
     copies = [p for p in site.publish.rglob("*") if p.is_file() and p.stat().st_size == len(rpm)
               and p.read_bytes() == rpm]
-    assert [str(p.relative_to(site.publish)) for p in copies] == [pooled(site.publish, sha(rpm))]
+    assert [str(p.relative_to(site.publish)) for p in copies] == [pooled(site.publish, signed)]
 
 
 def test_a_second_reconcile_changes_no_byte(story, site):

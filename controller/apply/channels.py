@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from controller.core.desired import RepoContent
 from controller.core.model import Channel, World
 from controller.core.plan import VALIDITY, PublishChannel
 from controller.publish import apt, clients, generations, yum
@@ -30,9 +33,28 @@ def signing_key(world: World) -> str | None:
 
 
 def setup(world: World, base_url: str) -> dict[str, str]:
-    """What the published files depend on besides the content: where they are served from and
-    which key signs them (the configured one; a throwaway key is "throwaway")."""
-    return {"base_url": base_url, "signing_key": signing_key(world) or "throwaway"}
+    """What the published files depend on besides the content: where they are served from, which
+    key signs them (the configured one; a throwaway key is "throwaway"), and that rpms are served
+    as signed copies (channels published before that are published again, once)."""
+    return {"base_url": base_url, "signing_key": signing_key(world) or "throwaway", "rpms": "signed",
+            "retiring_keys": " ".join(world.config.retiring_keys)}
+
+
+def served(repo_content: RepoContent, pool: Pool, signer: Signer, staging: Path) -> RepoContent:
+    """A yum repository's entries as its channel serves them: each rpm's copy signed with the
+    repository's key. A package the pool held before rpms were signed is signed now, once."""
+    copies = pool.signed_copies()
+    entries = []
+    for entry in repo_content.entries:
+        if entry.sha256 not in copies:
+            work = staging / "signing" / entry.filename
+            work.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(pool.reader()(entry.sha256, entry.filename), work)
+            signer.sign_rpm(work)
+            pool.admit_signed(work, entry.sha256, entry.filename)
+        sha256, size = copies[entry.sha256]
+        entries.append(replace(entry, sha256=sha256, size=size))
+    return replace(repo_content, entries=tuple(entries))
 
 
 THROWAWAY_KEY = "throwaway-key.asc"
@@ -45,7 +67,7 @@ def make_signer(world: World, gnupg_home: Path | None, state: Path, store: Targe
     fingerprint = signing_key(world)
     if fingerprint:
         home = gnupg_home or Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")  # "" is unset
-        return configured_signer(home, fingerprint)
+        return configured_signer(home, fingerprint, world.config.retiring_keys)
     home = state / "throwaway-gnupg"
     kept = store.read(THROWAWAY_KEY) if store is not None else None
     if kept is not None and not home.exists():
@@ -71,6 +93,7 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
     for repo_content in action.content.repos:
         repo = repo_content.repository
         if repo.format == "yum":
+            repo_content = served(repo_content, pool, signer, cache.parent)
             publication.add(yum.build_repository(f"{channel.value}/{repo.name}", repo_content, reader,
                                                  yum.BlockCache(cache), signer, int(now.timestamp()), base_url))
             config_file = clients.dnf_repo(repo, channel, base_url, f"{config.distribution_name} {repo.distribution}")

@@ -9,7 +9,9 @@ then checks and admits them, under the lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from controller.core.ingest import check_bytes, identity_problem
 from controller.core.model import World
@@ -46,9 +48,12 @@ def download(world: World, fetches: tuple[Fetch, ...], pool: Pool, policy: Fetch
     return reasons
 
 
-def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str]) -> str:
+def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str],
+              sign: Callable[[Path], None] | None = None) -> str:
     """Bring one package into the pool; '' on success, else the reason. A URL package's bytes
-    are those ``download`` left in staging (``downloaded``: its outcome by sha256)."""
+    are those ``download`` left in staging (``downloaded``: its outcome by sha256). An rpm is
+    admitted as the copy ``sign`` signs with the repository's key (the provider's sha256 stays
+    its name in the manifest, in reports and in the pool's record)."""
     package = item.package
     release = world.releases[item.release].release
     staged = pool.partial(package.sha256)
@@ -76,15 +81,22 @@ def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str])
     if reason:
         staged.unlink()
         return reason
-    pool.admit(staged, package.sha256, package.filename)
+    if package.format == "rpm" and sign is not None:
+        sign(staged)  # in place: these bytes are ours now, checked against the manifest above
+        pool.admit_signed(staged, package.sha256, package.filename)
+    else:
+        pool.admit(staged, package.sha256, package.filename)
     return ""
 
 
 def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, failures: dict, policy: FetchPolicy,
-           now: str, progress: Progress, downloaded: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+           now: str, progress: Progress, downloaded: dict[str, str] | None = None,
+           sign: Callable[[Path], None] | None = None) -> tuple[list[str], dict[str, str]]:
     """Fetch what is missing, release by release; update ``failures`` (retried next run). An
-    embargoed release's packages go to the ``private`` pool (outside the served tree).
-    ``downloaded``: what an earlier ``download`` of this run got (not tried again).
+    embargoed release's packages go to the ``private`` pool (outside the served tree), as the
+    provider shipped them: they are signed when a channel first serves them.
+    ``downloaded``: what an earlier ``download`` of this run got (not tried again); ``sign``
+    signs an rpm file in place.
     Returns (filenames fetched, release -> reason for those that failed now)."""
     fetched, failed = [], {}
     downloaded = dict(downloaded or {})
@@ -97,7 +109,8 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, 
     for key, items in by_release.items():
         reasons = []
         for item in items:
-            reason = fetch_one(world, item, private if item.private else pool, downloaded)
+            reason = fetch_one(world, item, private if item.private else pool, downloaded,
+                               None if item.private else sign)
             if reason:
                 reasons.append(reason)
             else:

@@ -5,6 +5,7 @@ know to stop at once when nothing can have changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from controller.notify import outbox
 from controller.notify.mail import Mailer
 from controller.publish import generations, site
 from controller.publish.pool import PREFIX, Pool
+from controller.publish.signing import Signer
 from controller.publish.target import Target
 
 if TYPE_CHECKING:
@@ -55,29 +57,38 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     private = Pool(options.open_private_area(), options.state)
     failures = remembered.read_failures(store)
     fetches = planned.plan.fetches + planned.plan.private_fetches
-    fetched, failed = ingest(world, fetches, pool, private, failures, options.fetch_policy, options.now.isoformat(),
-                             options.progress, downloaded)
-    remembered.write_failures(store, failures)
-    if fetches:
-        result = f"{len(failed)} release(s) failed" if failed else "done"
-        journal.done(f"fetch {len(fetches)} package(s)", result)
-    if failed:
-        planned = replan(planned, options)
-    outcome = Outcome(planned, fetched, failed, list(planned.notes))
-    plan = planned.plan
-    for move in plan.moves:  # the embargo ended: in the public pool before a channel names them
-        pool.take(private, move.sha256, move.filename)
-    if plan.moves:
-        pool.sync()
-        journal.done(f"move {len(plan.moves)} package(s) into the public pool")
-    url = planned.base_url
-    if plan.channels:
-        with channel_step.make_signer(world, options.gnupg_home, options.state, store, outcome.notes) as signer:
-            for action in plan.channels:
-                options.progress(f"publishing {action.channel.value}")
-                channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache",
-                                             options.now, url, options.before_switch)
-                journal.done(f"publish {action.channel.value}")
+    notes: list[str] = []
+    with contextlib.ExitStack() as stack:
+        signers: list[Signer] = []
+
+        def signer() -> Signer:  # the key is opened (its gpg-agent started) only when something is signed
+            if not signers:
+                signers.append(stack.enter_context(channel_step.make_signer(world, options.gnupg_home,
+                                                                            options.state, store, notes)))
+            return signers[0]
+
+        fetched, failed = ingest(world, fetches, pool, private, failures, options.fetch_policy,
+                                 options.now.isoformat(), options.progress, downloaded,
+                                 lambda path: signer().sign_rpm(path))
+        remembered.write_failures(store, failures)
+        if fetches:
+            result = f"{len(failed)} release(s) failed" if failed else "done"
+            journal.done(f"fetch {len(fetches)} package(s)", result)
+        if failed:
+            planned = replan(planned, options)
+        plan = planned.plan
+        for move in plan.moves:  # the embargo ended: in the public pool before a channel names them
+            pool.take(private, move.sha256, move.filename)
+        if plan.moves:
+            pool.sync()
+            journal.done(f"move {len(plan.moves)} package(s) into the public pool")
+        url = planned.base_url
+        for action in plan.channels:
+            options.progress(f"publishing {action.channel.value}")
+            channel_step.publish_channel(action, world, pool, signer(), target, options.state / "cache",
+                                         options.now, url, options.before_switch)
+            journal.done(f"publish {action.channel.value}")
+    outcome = Outcome(planned, fetched, failed, list(planned.notes) + notes)
     for document in plan.documents:
         target.write(document.name, document.text.encode())
         journal.done(document.describe())

@@ -319,6 +319,7 @@ def config_from_docs(docs: dict[str, dict]) -> Config:
         lists=dict(roles.get("lists", {})),
         file_roots=tuple(repos.get("file_roots", ())),
         base_url=repos.get("base_url"),
+        retiring_keys=tuple(repos.get("retiring_keys", ())),
         github_teams=dict(roles.get("github_teams", {})),
         signed_commits_from=who.signed_commits_from,
         trust_anchor=who.trust_anchor,

@@ -327,6 +327,7 @@ class Config:
     lists: dict[str, str]
     file_roots: tuple[str, ...] = ()  # local directories that file:// package URLs may name
     base_url: str | None = None  # where the published tree is served
+    retiring_keys: tuple[str, ...] = ()  # published beside the signing key during a rollover
     github_teams: dict[str, str] = field(default_factory=dict)  # stack -> org/team to mention
     signed_commits_from: str | None = None  # ISO date-time or commit id from which signatures count
     trust_anchor: str | None = None  # commit whose tree is imported; later changes are checked

@@ -14,14 +14,14 @@ def repo_id(repo: Repository, channel: Channel) -> str:
 def dnf_repo(repo: Repository, channel: Channel, base_url: str, title: str) -> str:
     url = f"{base_url.rstrip('/')}/{channel.value}"
     # The metalink names the current repomd.xml by URL and checksum: one object switches dnf to a
-    # new generation. Packages are pinned by the signed repomd.xml (repo_gpgcheck), so the chain
-    # from key to bytes holds without re-signing them.
+    # new generation. Both checks on: the signed repomd.xml pins the metadata (repo_gpgcheck), and
+    # every rpm carries the repository key's signature (gpgcheck), as hardened sites require.
     return (f"[{repo_id(repo, channel)}]\n"
             f"name={title} {repo.platform} ({channel.value})\n"
             f"metalink={url}/{repo.name}/metalink.xml\n"
             "enabled=1\n"
             "repo_gpgcheck=1\n"
-            "gpgcheck=0\n"
+            "gpgcheck=1\n"
             f"gpgkey={url}/key.asc\n"
             "metadata_expire=1h\n")
 

@@ -12,6 +12,7 @@ bytes wait there until its date, then are taken into the public pool without a s
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +26,57 @@ def pool_key(sha256: str, filename: str) -> str:
     return f"{PREFIX}{sha256[:2]}/{sha256}/{filename}"
 
 
+# An rpm is served as the copy signed with the repository's key, stored under its own sha256; an
+# empty record beside where the provider's bytes would be names it, so that one listing tells
+# both that the provider's package is held and which copy to serve:
+# pool/<original[:2]>/<original>/<file>.signed.<sha256 of the signed copy>.<its size>
+SIGNED = ".signed."
+
+
+def signed_record_key(original: str, filename: str, signed: str, size: int) -> str:
+    return pool_key(original, f"{filename}{SIGNED}{signed}.{size}")
+
+
 class Pool:
     def __init__(self, target: Target, staging: Path):
         self.target = target
         self.staging = Path(staging)  # this machine's downloads in progress and cached copies
         self._contents: dict[str, str] | None = None
+        self._signed: dict[str, tuple[str, int]] = {}
 
     def contents(self) -> dict[str, str]:
-        """sha256 -> key of every package in the pool, from one listing."""
+        """sha256 -> key of every package in the pool, from one listing (a provider's rpm is held
+        when its signed copy is)."""
         if self._contents is None:
-            self._contents = {key.split("/")[2]: key for key in self.target.list(PREFIX) if key.count("/") == 3}
+            self._contents, self._signed = {}, {}
+            for key in self.target.list(PREFIX):
+                if key.count("/") != 3:
+                    continue
+                sha256, name = key.split("/")[2:]
+                self._contents[sha256] = key
+                if SIGNED in name:
+                    signed, size = name.rsplit(SIGNED, 1)[1].split(".")
+                    self._signed[sha256] = (signed, int(size))
         return self._contents
+
+    def signed_copies(self) -> dict[str, tuple[str, int]]:
+        """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
+        self.contents()
+        return self._signed
+
+    def admit_signed(self, signed: Path, original: str, filename: str) -> tuple[str, int]:
+        """Store the signed copy of the provider's package ``original`` (the file is consumed),
+        then the record naming it; returns the copy's (sha256, size)."""
+        digest = hashlib.sha256()
+        with open(signed, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        digest, size = digest.hexdigest(), signed.stat().st_size
+        self.admit(signed, digest, filename)
+        self.target.write_once({signed_record_key(original, filename, digest, size): b""})
+        self.contents()[original] = signed_record_key(original, filename, digest, size)
+        self._signed[original] = (digest, size)
+        return digest, size
 
     def partial(self, sha256: str) -> Path:
         """Where a download in progress lives, kept across runs on this machine to resume."""

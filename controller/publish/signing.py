@@ -1,6 +1,7 @@
-"""Signing published metadata with gpg: detached armored signatures (repomd.xml.asc,
-Release.gpg) and clear-signed InRelease. The only module that signs; it also makes the demo's
-throwaway key when repos-config names none.
+"""Signing with gpg: detached armored signatures of published metadata (repomd.xml.asc,
+Release.gpg), clear-signed InRelease, and the signature inside each rpm (rpmsign, which runs the
+same gpg with the same key). The only module that signs; it also makes the demo's throwaway key
+when repos-config names none.
 
 Signing needs a gpg-agent, which gpg starts on first use and which would outlive the run (and,
 once its home is deleted, answer the next run with "agent_genkey failed"). A Signer is used as a
@@ -11,6 +12,7 @@ running for the operator's keyring is left alone.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,7 @@ class Signer:
     home: Path  # the GnuPG home holding the secret key
     fingerprint: str
     owns_agent: bool = field(default=False, compare=False)  # stop the agent when done with the key
+    retiring: tuple[str, ...] = ()  # keys published beside this one during a rollover (public halves)
 
     def __enter__(self) -> Signer:
         return self
@@ -63,11 +66,27 @@ class Signer:
     def clear_sign(self, data: bytes) -> bytes:
         return self._gpg("--clearsign", "--digest-algo", "SHA256", "--output", "-", stdin=data)
 
+    def sign_rpm(self, path: Path) -> None:
+        """Sign the rpm at ``path`` in place with this key (a signature it already has is replaced).
+        dnf's gpgcheck=1 checks this signature against the published key."""
+        gpg = shutil.which("gpg") or "/usr/bin/gpg"
+        command = ["rpmsign", "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_path {self.home}",
+                   "--define", f"_gpg_name {self.fingerprint}", "--define", "_gpg_digest_algo sha256",
+                   "--define", "_gpg_sign_cmd_extra_args --batch --no-tty --pinentry-mode loopback", str(path)]
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        except FileNotFoundError:
+            raise ToolFailed(command, 127, "rpmsign not found", "install rpm (make system-deps does)") from None
+        if done.returncode != 0:
+            raise ToolFailed(command, done.returncode, done.stderr.decode(errors="replace"),
+                             f"check that {self.home} holds the secret key {self.fingerprint}")
+
     def public_key(self) -> bytes:
-        return self._gpg("--armor", "--export", self.fingerprint)
+        """The signing key's public half, and those of the retiring keys: what clients trust."""
+        return self._gpg("--armor", "--export", self.fingerprint, *self.retiring)
 
 
-def configured_signer(home: Path, fingerprint: str) -> Signer:
+def configured_signer(home: Path, fingerprint: str, retiring: tuple[str, ...] = ()) -> Signer:
     if not home.is_dir():
         raise BadInput(f"the GnuPG home {home} does not exist",
                        "pass --gnupg-home with the keyring that holds the signing key (or set GNUPGHOME)")
@@ -79,7 +98,14 @@ def configured_signer(home: Path, fingerprint: str) -> Signer:
             stop_agent(home)
         raise BadInput(f"signing key {fingerprint} not found in {home}",
                        "import the secret key there, or pass --gnupg-home with the keyring that holds it")
-    return Signer(home, fingerprint, owns_agent)
+    for old in retiring:
+        if subprocess.run(["gpg", "--batch", "--homedir", str(home), "--list-keys", old],
+                          capture_output=True).returncode != 0:
+            if owns_agent:
+                stop_agent(home)
+            raise BadInput(f"retiring key {old} (repos-config/repositories.yaml) is not in {home}",
+                           "import its public key there: it stays published until the rollover ends")
+    return Signer(home, fingerprint, owns_agent, tuple(retiring))
 
 
 def throwaway_signer(home: Path) -> tuple[Signer, bool]:
