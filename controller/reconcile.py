@@ -194,7 +194,8 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
         {name: _read_text(target, name) for name in DOCUMENTS})
     renderer = Renderer(world.snapshot.files)
     files = site.render_site(release_views(world, assessment, now), renderer, url,
-                             f"{world.config.distribution_name} releases", _plots(world, assessment, now))
+                             f"{world.config.distribution_name} releases", _plots(world, assessment, now),
+                             world.config, now)
     site_action = core_plan.plan_site(files, site.site_digest(files), site.published_digest(target))
     messages: tuple = ()
     if options.smtp is not None:

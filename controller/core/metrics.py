@@ -58,7 +58,8 @@ def compute_metrics(world: World, assessment: Assessment, since: date | None, un
             if event.kind == Kind.DECIDE_APPROVE and event.detail == "warning" and _in(event.at, since, until):
                 warnings[release.component] += 1
         for timer in status.timers:
-            if timer.finished is not None and _in(timer.started, since, until):
+            # A step still running past its deadline is late now, not only once it finishes.
+            if _in(timer.started, since, until) and (timer.finished is not None or timer.is_overdue(now)):
                 steps[timer.name]["met" if not timer.is_overdue(now) else "late"] += 1
         if verified is not None and decided is not None and cal is not None and _in(decided, since, until):
             durations[release.category.value].append(working_hours_between(cal, verified, decided))

@@ -1,13 +1,16 @@
 """The public pages and feeds as plain data: one view per release (the seed's wiki page: notes,
-changelog, certification, verification, reports, decision, advisories, timeline against Table 3)
-and the feed entries of releases that reached Production. Pure; embargoed releases never appear.
+changelog, certification, verification, reports, decision, advisories, timeline against Table 3,
+the steps overdue now) and the feed entries of releases that reached Production. Pure; embargoed
+releases never appear.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from controller.core.advisory_words import dnf_severity
 from controller.core.assess import Assessment
+from controller.core.desired import advisory_id
 from controller.core.model import State, World
 from controller.core.public import public_keys
 from controller.core.workdays import working_hours_between
@@ -31,6 +34,12 @@ def release_views(world: World, assessment: Assessment, now: datetime) -> list[d
                              "late": timer.is_overdue(now)})
         reports = [{"site": r.file_site, "status": r.status, "result": r.result, "raw": r.raw}
                    for r in files.reports]
+        overdue = [{"name": t.name, "deadline": t.deadline} for t in status.timers
+                   if t.finished is None and t.is_overdue(now)]
+        security = raw.get("security")
+        if security:
+            security = {**security, "severity": dnf_severity(security["severity"])}
+        name = world.config.distribution_name if world.config else "dist"
         views.append({
             "key": key, "slug": key.replace("/", "-"), "component": release.component, "version": release.version,
             "category": release.category.value, "stack": release.stack, "summary": release.summary,
@@ -38,8 +47,12 @@ def release_views(world: World, assessment: Assessment, now: datetime) -> list[d
             "waiting_for": status.waiting_for, "next_actor": status.next_actor,
             "provider": raw["provider"], "release_notes": raw["release_notes"], "changelog": raw["changelog"],
             "certification": raw["certification"], "documentation": raw["documentation"],
-            "issues": raw.get("issues", []), "security": raw.get("security"), "emergency": raw.get("emergency"),
-            "packages": [{"file": p.filename, "sha256": p.sha256, "platform": p.platform} for p in release.packages],
+            "issues": raw.get("issues", []), "security": security, "emergency": raw.get("emergency"),
+            "advisory_id": advisory_id(name, release), "overdue": overdue,
+            "skipped_rollout": bool(files.decision and files.decision.skip_staged_rollout
+                                    and release.skip_staged_rollout),
+            "packages": [{"file": p.filename, "sha256": p.sha256, "platform": p.platform, "name": p.name,
+                          "format": p.format} for p in release.packages],
             "verification": files.verification.raw if files.verification else None,
             "reports": reports, "decision": files.decision.raw if files.decision else None,
             "withdrawal": files.withdrawal.raw if files.withdrawal else None,
