@@ -174,3 +174,48 @@ def test_commits_dated_in_the_future_are_reported(story):
     problems = findings(story, "future-date")
     assert problems and all("2027-03-01" in p.message for p in problems)
     assert state(story, KEY) is None  # it counts from its date, not before
+
+
+# --- adopting a history: the trust anchor ------------------------------------------------------
+
+
+def anchored_roles(story, commit: str) -> str:
+    roles = yaml.safe_load((story.path / "repos-config/roles.yaml").read_text())
+    roles["trust_anchor"] = {"commit": commit, "reason": "written before roles applied"}
+    return yaml.safe_dump(roles, sort_keys=False)
+
+
+def history_written_without_roles(story) -> str:
+    """A release and its verification, both written by someone who holds no role."""
+    story.commit("mallory", "2026-11-02T09:00:00Z", arc_release())
+    return story.commit("mallory", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
+
+
+def test_a_history_is_adopted_from_the_anchor_a_manager_names(story):
+    last = history_written_without_roles(story)
+    assert state(story, KEY) is None and findings(story, "roles")
+    story.commit("maria", "2026-11-03T09:00:00Z", {"repos-config/roles.yaml": anchored_roles(story, last)})
+    result = app.validate(str(story.path), "HEAD", NOW)
+    assert result.problems == []
+    assert result.notes and "trust anchor" in result.notes[0] and last[:10] in result.notes[0]
+    assert state(story, KEY) == State.VERIFIED
+    story.commit("mallory", "2026-11-04T09:00:00Z", {f"{ARC}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+    [problem] = findings(story, "roles")
+    assert problem.file == f"{ARC}/decision.yaml"  # after the anchor, every change is checked again
+
+
+def test_only_a_repository_manager_moves_the_anchor(story):
+    last = history_written_without_roles(story)
+    story.commit("mallory", "2026-11-03T09:00:00Z", {"repos-config/roles.yaml": anchored_roles(story, last)})
+    assert state(story, KEY) is None
+    assert {p.file for p in findings(story, "roles")} == {"repos-config/roles.yaml", f"{ARC}/release.yaml",
+                                                            f"{ARC}/verification.yaml"} | {
+        f"{ARC}/packages/{name}" for name in ("arc-ce-6.19.0-1.el9.noarch.rpm", "arc-ce_6.19.0-1_all.deb")}
+
+
+def test_an_anchor_that_is_not_on_the_branch_is_reported(story):
+    history_written_without_roles(story)
+    story.commit("maria", "2026-11-03T09:00:00Z", {"repos-config/roles.yaml": anchored_roles(story, "0" * 40)})
+    [problem] = findings(story, "trust-anchor")
+    assert problem.file == "repos-config/roles.yaml" and "not a commit of this branch" in problem.message
+    assert state(story, KEY) is None
