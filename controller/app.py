@@ -75,7 +75,10 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
         moved = history.check_landing(trail, landing, blobs, _verifier(repo), chain)
         if moved is not None:  # the pull request moves the trust anchor: judge it from there
             trail = history.replay(chain, blobs, _verifier(repo), history.Trail(anchor=moved, anchor_moves=1))
-            history.check_landing(trail, landing, blobs, _verifier(repo), chain)
+            if trail.through is None:  # the anchor is the pull request itself
+                history.import_landing(trail, landing, blobs)
+            else:
+                history.check_landing(trail, landing, blobs, _verifier(repo), chain)
     changed = {c.path for c in landing.changes}
     pending = frozenset(c.id for c in git.pull_request_commits(repo, base, rev)) | {landing.commit.id}
     components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}

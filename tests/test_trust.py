@@ -219,3 +219,15 @@ def test_an_anchor_that_is_not_on_the_branch_is_reported(story):
     [problem] = findings(story, "trust-anchor")
     assert problem.file == "repos-config/roles.yaml" and "not a commit of this branch" in problem.message
     assert state(story, KEY) is None
+
+
+def test_an_anchor_on_itself_imports_the_change_it_comes_with(story):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    rewritten = (TOP / ARC / "release.yaml").read_text().replace("summary:", "summary: Corrected.", 1)
+    story.commit("maria", "2026-11-03T09:00:00Z", {f"{ARC}/release.yaml": rewritten,
+                                                    "repos-config/roles.yaml": anchored_roles(story, "self")})
+    result = app.validate(str(story.path), "HEAD", NOW)
+    assert result.problems == [] and "trust anchor" in result.notes[0]
+    world, _ = app.read_world(str(story.path), "HEAD")
+    assert world.releases[KEY].release.summary.startswith("Corrected.")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from controller.core import admission
 from controller.core.loading import CONFIG_FILES, KEYS_DIR, build_file, build_roles, classify, config_from_docs
-from controller.core.model import Adopter, Commit, Config, Landing, Snapshot, Touch
+from controller.core.model import Adopter, Commit, Config, Landing, Roles, Snapshot, Touch
 from controller.core.trust import Roster
 from controller.errors import Problem
 
@@ -162,16 +162,28 @@ def check_landing(trail: Trail, landing: Landing, blobs: Blobs, verify: Verify, 
             record.ignored.extend(problems)
         else:
             admission.accept(trail, record, change, landing, blobs)
-    before = roles.trust_anchor if roles else None
-    after = trail.roster(blobs).roles
+    moved = _anchor_moved(trail, roles, trail.roster(blobs).roles, landing, chain)
+    return moved
+
+
+def _anchor_moved(trail: Trail, before: Roles | None, after: Roles | None, landing: Landing,
+                  chain: Chain) -> str | None:
+    """The commit to import through when this landing changed the trust anchor, else None. "self"
+    names the landing itself (a change and the anchor moving onto it in one commit, which no
+    rebase can break)."""
     named = after.trust_anchor if after else None
-    if named and named != before and named != trail.anchor:
-        if trail.anchor_moves < MAX_ANCHOR_MOVES and chain.precedes(named, landing):
-            return named
-        trail.problems.append(Problem(ROLES, f"trust_anchor names commit {named[:10]}, which is not a commit of "
-                                      "this branch's first-parent history before the change that names it",
-                                      "name a commit of the branch (git log --first-parent --format=%H)",
-                                      "/trust_anchor/commit", rule="trust-anchor"))
+    if not named or before is not None and (before.trust_anchor, before.trust_anchor_reason) == \
+            (named, after.trust_anchor_reason):
+        return None
+    target = landing.commit.id if named == "self" else named
+    if target == trail.anchor:
+        return None
+    if trail.anchor_moves < MAX_ANCHOR_MOVES and (named == "self" or chain.precedes(named, landing)):
+        return target
+    trail.problems.append(Problem(ROLES, f"trust_anchor names commit {named[:10]}, which is not a commit of "
+                                  "this branch's first-parent history before the change that names it",
+                                  "name a commit of the branch (git log --first-parent --format=%H), or self",
+                                  "/trust_anchor/commit", rule="trust-anchor"))
     return None
 
 

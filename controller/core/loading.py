@@ -266,7 +266,8 @@ def build_roles(roles: dict) -> Roles:
         controller=_person("controller", roles["controller"]) if roles.get("controller") else None,
         require_signed_commits=bool(signing),
         signed_commits_from=roles.get("signed_commits_from"),
-        trust_anchor=anchor.get("commit"))
+        trust_anchor=anchor.get("commit"),
+        trust_anchor_reason=anchor.get("reason"))
 
 
 def _build_config(parsed: dict[str, Parsed], snapshot: Snapshot) -> tuple[Config | None, list[Problem]]:

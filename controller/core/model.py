@@ -305,7 +305,8 @@ class Roles:
     controller: Person | None = None
     require_signed_commits: bool = False
     signed_commits_from: str | None = None
-    trust_anchor: str | None = None
+    trust_anchor: str | None = None  # a full commit id, or "self": the commit that sets it
+    trust_anchor_reason: str | None = None
 
 
 @dataclass(frozen=True)
