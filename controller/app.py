@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from controller.core import history
+from controller.core import history, public
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.ingest import check_committed_packages, ingest_outcomes
 from controller.core.loading import PREFIXES, load_world, locate
@@ -90,16 +90,18 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
 
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
-           failures: dict[str, dict] | None = None, private: Path | str | None = None) -> Assessment:
+           failures: dict[str, dict] | None = None, private: Path | str | None = None,
+           withhold: bool = False) -> Assessment:
     """Where every release stands. With a publish directory, ingestion is read from its pool (and
     the ``private`` area's, which holds embargoed packages); without, only packages committed in the
-    repository can be checked."""
+    repository can be checked. ``withhold``: embargoed releases counted, not shown."""
     world, problems = read_world(repo_path, rev)
     if publish is not None:
         ingest = ingest_outcomes(world, held_packages(publish, private).__contains__, failures or {})
     else:
         ingest = check_committed_packages(world)
-    return assess(world, now, ingest, problems=problems)
+    result = assess(world, now, ingest, problems=problems)
+    return public.withhold(world, result, now) if withhold else result
 
 
 def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -> Validation:

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a step is overdue, an ingestion failed or a file has a problem (for monitoring)")
     s.add_argument("-q", "--quiet", action="store_true", help="print no status, only the verdict of --check")
     s.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
+    s.add_argument("--show-embargoed", action="store_true",
+                   help="show embargoed releases too (by default counted only: keep this output out of public logs)")
 
     for name, text in (("plan", "what a reconcile would change in each channel; writes nothing"),
                        ("reconcile", "fetch, verify and publish the channels to match the branch")):
@@ -363,7 +365,7 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     seconds = time.monotonic() - started
     if args.format == "json":
         print(json.dumps(output.reconcile_document(outcome, now, seconds), indent=2))
-        return 1 if outcome.failures else 0
+        return 1 if outcome.failed else 0
     if not args.quiet:
         for note in outcome.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -374,7 +376,7 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
               "<channel>/<repository>.sources (serve the directory over http first)")
     print(output.summary_line(outcome, seconds))
-    return 1 if outcome.failures else 0
+    return 1 if outcome.failed else 0
 
 
 def _status(args: argparse.Namespace, now: datetime) -> int:
@@ -384,9 +386,9 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
         from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
-        failures, undelivered = read_failures(state), read_undelivered(state)
+        failures, undelivered = read_failures(state), read_undelivered(state, not args.show_embargoed)
         private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
-    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private)
+    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed)
     statuses = list(result.statuses.values())
     if args.release:
         statuses = [s for s in statuses if s.key == args.release]

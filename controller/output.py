@@ -151,7 +151,9 @@ def render_plan(planned, verbose: bool = False) -> str:
     lines += [d.describe() for d in plan.documents]
     if plan.site is not None:
         lines.append(plan.site.describe())
-    lines += [f"mail {m.key}: {m.subject}" for m in plan.messages]
+    lines += [m.describe() for m in plan.messages if not m.restricted]
+    lines += [m.describe() for m in plan.moves]
+    lines += plan.withheld()  # embargoed releases: counts only
     lines += _changes(planned.state_changes)
     return "\n".join(lines) if lines else "nothing to do: every channel matches the branch"
 
@@ -179,7 +181,9 @@ def plan_document(planned, now: datetime) -> dict:
             "documents": [d.name for d in plan.documents],
             "site": plan.site is not None,
             "messages": [{"key": m.key, "subject": m.subject, "recipients": list(m.recipients)}
-                         for m in plan.messages],
+                         for m in plan.messages if not m.restricted],
+            "moves": [{"release": m.release, "filename": m.filename, "sha256": m.sha256} for m in plan.moves],
+            "withheld": plan.withheld(),
             "state_changes": _changes_json(planned.state_changes)}
 
 
@@ -195,6 +199,9 @@ def reconcile_document(outcome, now: datetime, seconds: float) -> dict:
             "documents": [d.name for d in planned.plan.documents] if planned else [],
             "site": bool(planned and planned.plan.site is not None),
             "notified": list(outcome.notified),
+            "moves": [{"release": m.release, "filename": m.filename, "sha256": m.sha256}
+                      for m in planned.plan.moves] if planned else [],
+            "withheld": list(outcome.withheld),
             "state_changes": _changes_json(planned.state_changes) if planned else [],
             "notes": list(outcome.notes), "seconds": round(seconds, 3)}
 
@@ -207,6 +214,8 @@ def render_outcome(outcome, verbose: bool = False) -> str:
     lines = _fetch_lines([f for f in planned.fetches if f.package.filename in fetched], "fetched", verbose)
     lines += [_channel_line(a, verbose) for a in planned.actions]
     lines += [f"notified: {key}" for key in outcome.notified]
+    lines += [m.describe() for m in planned.plan.moves]
+    lines += outcome.withheld  # embargoed releases: counts only
     lines += _changes(planned.state_changes)
     return "\n".join(lines)
 
@@ -225,4 +234,6 @@ def summary_line(outcome, seconds: float) -> str:
     parts.append(f"published {', '.join(channels)}" if channels else "no channel changed")
     parts.append(f"{len(planned.state_changes)} state change(s)")
     parts.append(f"{len(outcome.notified)} message(s) sent")
+    if outcome.withheld:
+        parts.append(f"{len(outcome.withheld)} step(s) for embargoed releases, details withheld")
     return f"reconcile: {'; '.join(parts)} ({seconds:.1f} s)"

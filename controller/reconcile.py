@@ -201,8 +201,9 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
     if options.smtp is not None:
         send, stale = outbox.select(outbox.read_ledger(store), due_messages(world, assessment, now), now)
         messages = tuple(send + stale)
+    shown = public.public_keys(world, assessment, now)  # an embargoed release's moves are not told
     changes = core_plan.state_changes(_previous_states(target),
-                                      {key: s.state.value for key, s in assessment.statuses.items()})
+                                      {key: assessment.statuses[key].state.value for key in shown})
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
                 moves=core_plan.plan_moves(world, now, set(pools[0]), pools[1]), channels=tuple(channels),
@@ -212,6 +213,7 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
+    world, assessment = public.without_embargoed(world, assessment, now)
     figures = compute_metrics(world, assessment, None, None, now)
     return {"rollout-durations.svg": render_svg(figures["rollout_days"])}
 

@@ -30,6 +30,7 @@ class Inbox:
 
     def __init__(self):
         self.messages = []
+        self.raw: list[tuple[set[str], bytes]] = []  # (recipients, the message as received)
         self.gone: set[str] = set()  # addresses answered with 550
         self.defer: dict[str, int] = {}  # subject -> how many more times to answer 451
 
@@ -45,6 +46,7 @@ class Inbox:
             self.defer[parsed["Subject"]] -= 1
             return "451 4.3.0 try again later"
         self.messages.append((parsed["Subject"], set(envelope.rcpt_tos), parsed.get_payload()))
+        self.raw.append((set(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
     def subjects(self):

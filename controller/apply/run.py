@@ -17,6 +17,7 @@ from controller import app
 from controller.apply import channels as channel_step
 from controller.apply import state as remembered
 from controller.apply.ingest import ingest
+from controller.core import public
 from controller.core.messages import Message, manager_emails
 from controller.core.model import Channel
 from controller.core.plan import RENEW_MARGIN
@@ -38,11 +39,18 @@ class Outcome:
     failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)  # keys of the messages sent
+    # What was done for embargoed releases, in counts: the fields above never name them.
+    withheld: list[str] = field(default_factory=list)
+    withheld_failures: int = 0  # embargoed releases whose ingestion failed
 
     @property
     def changed(self) -> bool:
         return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes
-                                              or self.plan.plan.moves)
+                                              or self.plan.plan.moves or self.withheld)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures or self.withheld_failures)
 
 
 def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
@@ -104,7 +112,35 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         if plan.messages:
             journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
     _remember(options, planned, failures, store)
+    _withhold(outcome, world, options.now)
     return outcome
+
+
+def _withhold(outcome: Outcome, world, now: datetime) -> None:
+    """Leave embargoed releases out of what reconcile reports (its output may be a public CI log):
+    their fetches, failures and messages become counts, and every note is redacted."""
+    plan = outcome.plan.plan
+    secret = public.embargoed_keys(world, now)
+    private = {f.package.filename for f in plan.private_fetches}
+    restricted = {m.key for m in plan.messages if m.restricted}
+    fetched = [name for name in outcome.fetched if name in private]
+    failed = [key for key in outcome.failures if key in secret]
+    mailed = [key for key in outcome.notified if key in restricted]
+    outcome.fetched = [name for name in outcome.fetched if name not in private]
+    outcome.failures = {key: reason for key, reason in outcome.failures.items() if key not in secret}
+    outcome.notified = [key for key in outcome.notified if key not in restricted]
+    outcome.withheld_failures = len(failed)
+    if fetched:
+        outcome.withheld.append(f"fetched {len(fetched)} package(s) of embargoed releases into the private pool "
+                                "(details withheld)")
+    if failed:
+        outcome.withheld.append(f"{len(failed)} embargoed release(s) failed ingestion (details withheld; "
+                                f"{public.SHOW})")
+    if mailed:
+        outcome.withheld.append(f"mailed {len(mailed)} message(s) about embargoed releases to the security group "
+                                "and the committed early adopters (details withheld)")
+    secrets = public.identifiers(world, now)
+    outcome.notes = [public.redact(note, secrets) for note in outcome.notes]
 
 
 def _notify(planned: Planned, due: list[Message], url: str, options: Options) -> tuple[list[str], str]:

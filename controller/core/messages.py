@@ -6,8 +6,11 @@ exactly once however often reconcile runs. Pure: the ledger of what was sent is 
   staged-rollout managers;
 - a report with result reject: to the provider and the managers at once;
 - a release in Production: a broadcast to the site administrators.
-An embargoed release's messages go only to the security group and the early adopters committed to
-its component; its broadcast waits for the end of the embargo.
+Until its embargo date an embargoed release's messages go only to the security group, and to the
+early adopters committed to its component where they must act (its readiness, the acceptance
+window and the rollout): never to the managers' list, a stack's list or the provider's contact.
+Its broadcast waits for the end of the embargo. Such a message is ``restricted``: what reconcile
+prints about it, and the managers' report of undelivered mail, withhold its details.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ class Message:
     template: str
     subject: str
     context: dict = field(default_factory=dict, compare=False, hash=False)
+    restricted: bool = False  # about an embargoed release: its details stay out of every public output
+
+    def describe(self) -> str:
+        if self.restricted:
+            return "mail the security group about an embargoed release (details withheld)"
+        return f"mail {self.key}: {self.subject}"
 
 
 def _team_emails(config: Config, team: str) -> tuple[str, ...]:
@@ -45,8 +54,13 @@ def _committed_admins(world: World, release: Release) -> tuple[str, ...]:
                          if adopter.commits_to(release.component, release.stack) for a in adopter.admins}))
 
 
-def _restricted(world: World, release: Release) -> tuple[str, ...]:
-    return tuple(sorted(set(_team_emails(world.config, "security")) | set(_committed_admins(world, release))))
+def _restricted(world: World, release: Release, adopters: bool = True) -> tuple[str, ...]:
+    """The security group, with the early adopters committed to the release's component."""
+    committed = _committed_admins(world, release) if adopters else ()
+    return tuple(sorted(set(_team_emails(world.config, "security")) | set(committed)))
+
+
+_ADOPTERS_ACT = ("acceptance window", "step 3: staged rollout")  # timers the early adopters must meet
 
 
 def due_messages(world: World, assessment: Assessment, now: datetime) -> list[Message]:
@@ -67,18 +81,22 @@ def due_messages(world: World, assessment: Assessment, now: datetime) -> list[Me
                 tuple(filter(None, [config.lists.get(release.stack)])) or _committed_admins(world, release)
             messages.append(Message(f"verified:{key}", verified, to, "mail-verified.txt.j2",
                                     f"[{release.stack}] {release.component} {release.version} is ready for staged "
-                                    "rollout", context))
+                                    "rollout", context, secret))
         for timer in status.timers:
             if timer.finished is None and timer.is_overdue(now):
-                messages.append(Message(f"overdue:{key}:{timer.name}", timer.deadline, managers,
+                to = _restricted(world, release, timer.name in _ADOPTERS_ACT) if secret else managers
+                messages.append(Message(f"overdue:{key}:{timer.name}", timer.deadline, to,
                                         "mail-overdue.txt.j2", f"{key}: {timer.name} is overdue",
-                                        {**context, "timer": timer}))
+                                        {**context, "timer": timer}, secret))
         for report in world.releases[key].reports:
             done = _report_done(status, report.file_site)
             if report.result == "reject" and done is not None:
-                to = tuple(sorted({release.provider_contact.lower(), *managers}))
+                # Under embargo the security group tells the provider: its contact may be a list.
+                to = _restricted(world, release, False) if secret else \
+                    tuple(sorted({release.provider_contact.lower(), *managers}))
                 messages.append(Message(f"reject:{key}:{report.file_site}", done, to, "mail-reject.txt.j2",
-                                        f"{key}: {report.file_site} reports reject", {**context, "report": report}))
+                                        f"{key}: {report.file_site} reports reject", {**context, "report": report},
+                                        secret))
         if status.production_at is not None and status.state in (State.PRODUCTION, State.WITHDRAWN) and not secret:
             broadcast = tuple(filter(None, [config.lists.get("broadcast")]))
             messages.append(Message(f"production:{key}", status.production_at, broadcast, "mail-production.txt.j2",

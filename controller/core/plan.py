@@ -152,14 +152,13 @@ class Plan:
     def describe(self) -> list[str]:
         """Every action, as the public may read it: embargoed work is counted, never named."""
         lines = [f.describe() for f in self.fetches]
-        lines += self.withheld()
         lines += [m.describe() for m in self.moves]
         lines += [a.describe() for a in self.channels]
         lines += [d.describe() for d in self.documents]
         if self.site is not None:
             lines.append(self.site.describe())
-        lines += [f"mail {m.key}: {m.subject}" for m in self.messages]
-        return lines
+        lines += [m.describe() for m in self.messages if not m.restricted]
+        return lines + self.withheld()
 
     def withheld(self) -> list[str]:
         """What the run does for embargoed releases, in counts."""
@@ -168,6 +167,10 @@ class Plan:
             releases = len({f.release for f in self.private_fetches})
             lines.append(f"fetch {len(self.private_fetches)} package(s) of {releases} embargoed release(s) into the "
                          "private pool (details withheld)")
+        restricted = sum(1 for m in self.messages if m.restricted)
+        if restricted:
+            lines.append(f"mail {restricted} message(s) about embargoed releases to the security group and the "
+                         "committed early adopters (details withheld)")
         return lines
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -94,10 +94,21 @@ def has_work(state: Path) -> bool:
     return bool(ledger.pending) or any(not entry["reported"] for entry in ledger.dead.values())
 
 
-def undelivered(state: Path) -> list[dict]:
-    """The dead letters, oldest first, each with its key: what `status` shows."""
-    return sorted(({"key": key, **entry} for key, entry in read_ledger(state).dead.items()),
-                  key=lambda entry: (entry["at"], entry["key"]))
+def undelivered(state: Path, withhold: bool = False) -> list[dict]:
+    """The dead letters, oldest first, each with its key: what `status` shows (``withhold``: with
+    those about embargoed releases told without their details)."""
+    found = sorted(({"key": key, **entry} for key, entry in read_ledger(state).dead.items()),
+                   key=lambda entry: (entry["at"], entry["key"]))
+    return withhold_restricted(found) if withhold else found
+
+
+def withhold_restricted(entries: list[dict]) -> list[dict]:
+    """Dead letters as the managers and a public log may read them: a message about an embargoed
+    release says only that it exists."""
+    return [{**entry, "key": "withheld", "subject": "a message about an embargoed release (details withheld)",
+             "recipients": ["the security group or committed early adopters"],
+             "reason": "details withheld; rolloutctl status --show-embargoed shows them"}
+            if entry.get("restricted") else entry for entry in entries]
 
 
 def _write(state, ledger: Ledger) -> None:
@@ -193,8 +204,8 @@ def _round(session: _Session, queue: list[Message], ledger: Ledger, state: Path,
             ledger.deferred.pop(message.key, None)
             if refused:  # taken for the others: the refused addresses are a dead letter of their own
                 reason = "; ".join(f"{address}: {reply}" for address, reply in sorted(refused.items()))
-                _bury(ledger, Message(f"{message.key}:refused", message.event_at, tuple(sorted(refused)),
-                                      message.template, message.subject), reason, now)
+                _bury(ledger, replace(message, key=f"{message.key}:refused", recipients=tuple(sorted(refused))),
+                      reason, now)
             sent.append(message.key)
         _write(state, ledger)  # at once: a crash after this cannot send it again
     return again, False
@@ -203,7 +214,8 @@ def _round(session: _Session, queue: list[Message], ledger: Ledger, state: Path,
 def _bury(ledger: Ledger, message: Message, reason: str, now: datetime) -> None:
     ledger.dead[message.key] = {"subject": message.subject, "recipients": list(message.recipients),
                                 "reason": reason, "at": now.isoformat(),
-                                "reported": message.key.startswith(DEAD_LETTER_REPORT)}
+                                "reported": message.key.startswith(DEAD_LETTER_REPORT),
+                                "restricted": message.restricted}
     ledger.pending.pop(message.key, None)
     ledger.deferred.pop(message.key, None)
 
@@ -221,8 +233,7 @@ def _report_dead_letters(session: _Session, ledger: Ledger, state: Path, now: da
     if not new or not managers:
         return
     lines = [f"{len(new)} message(s) could not be delivered and will not be retried:", ""]
-    for key in new:
-        entry = ledger.dead[key]
+    for entry in withhold_restricted([ledger.dead[key] for key in new]):
         lines += [f"- {entry['subject']}", f"  to: {', '.join(entry['recipients'])}", f"  why: {entry['reason']}"]
     lines += ["", "Fix the addresses (repos-config/roles.yaml, adopters/, the mailing lists); `rolloutctl status "
               "--state-dir DIR` lists every undelivered message."]
