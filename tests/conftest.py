@@ -3,7 +3,10 @@ trust rules and timers read."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,3 +153,22 @@ def example_repo(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("example") / "repo"
     build_example(target)
     return target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_leftover_gpg_agents(tmp_path_factory):
+    """dnf imports each repository's key into a keyring of its own and leaves a gpg-agent running
+    for it; after a session of real clients hundreds would stay behind. Stop those whose home is
+    under this session's temporary directory."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"gpg-agent") and any(base.encode() in arg for arg in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(proc.name), signal.SIGTERM)
