@@ -4,18 +4,20 @@ git adapter to the pure core; it prints nothing and never exits.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from controller.core import history, public
+from controller.core.admission import release_key
 from controller.core.assess import Assessment, Ingest, assess
-from controller.core.ingest import check_committed_packages, ingest_outcomes
+from controller.core.ingest import check_bytes, check_committed_packages, identity_problem, ingest_outcomes
 from controller.core.loading import PREFIXES, load_world, locate
 from controller.core.metrics import compute_metrics
 from controller.core.model import Commit, World
 from controller.core.timeline import landing
-from controller.errors import Problem
+from controller.errors import ControllerError, Problem
 from controller.publish.pool import held_packages
 from controller.sources import git, gpg
 
@@ -109,12 +111,49 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -
     if base is None:
         world, problems = read_world(repo_path, rev)
         result = assess(world, now, _assume_fetched(world), problems=problems)
-        return Validation(_sorted(locate(result.findings, world)), len(world.snapshot.files), "repository",
+        findings = result.findings + _package_file_problems(world, world.releases)
+        return Validation(_sorted(locate(findings, world)), len(world.snapshot.files), "repository",
                           list(world.notes))
     world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
     result = assess(world, now, _assume_fetched(world), pending, problems)
-    relevant = [p for p in result.findings if p.file in changed or _is_dir_of(p.file, changed)]
+    touched = {key for key in map(release_key, changed) if key}
+    findings = result.findings + _package_file_problems(world, touched)
+    relevant = [p for p in findings if p.file in changed or _is_dir_of(p.file, changed)]
     return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}", list(world.notes))
+
+
+def _package_file_problems(world: World, keys) -> list[Problem]:
+    """Committed package files checked as ingestion will check them (size, sha256, and that the rpm
+    header or deb control names what the manifest says), so that a pull request fails, not reconcile."""
+    problems = []
+    for key in sorted(keys):
+        release = world.releases[key].release if key in world.releases else None
+        for i, package in enumerate(release.packages if release else ()):
+            data = world.snapshot.files.get(f"{release.directory}/{package.path}") if package.path else None
+            if data is None:
+                continue  # a URL, or a missing file (package-source says so)
+            reason = check_bytes(package, data) or _identity_problem(package, data)
+            if reason:
+                problems.append(Problem(release.path, reason, "commit the package file the manifest describes, or "
+                                        "correct its size, sha256 and package fields", f"/packages/{i}",
+                                        rule="package-file"))
+    return problems
+
+
+def _identity_problem(package, data: bytes) -> str:
+    from controller.publish import debfile, yum  # the package readers, only when there are packages
+
+    try:
+        if package.format == "deb":
+            found = debfile.deb_identity(data, package.filename)
+        else:
+            with tempfile.NamedTemporaryFile(prefix="rolloutctl-", suffix=".rpm") as staged:
+                staged.write(data)
+                staged.flush()
+                found = yum.rpm_identity(staged.name)
+    except (ControllerError, ValueError, OSError) as exc:
+        return f"{package.filename}: not a readable {package.format} package ({exc})"
+    return identity_problem(package, found)
 
 
 def metrics(repo_path: str, rev: str, now: datetime, since: date | None, until: date | None) -> dict:

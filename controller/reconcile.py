@@ -231,7 +231,7 @@ def _missing(world: World, assessment: Assessment, pool: set[str], now: datetime
     """What to fetch: an embargoed release's packages go to the private pool."""
     wanted = []
     for key, status in sorted(assessment.statuses.items()):
-        if status.state in (State.CERTIFIED, State.INGEST_FAILED):
+        if status.state in (State.CERTIFIED, State.INGEST_FAILED) and not status.gated:  # gated: no channel
             release = world.releases[key].release
             private = public.is_embargoed(release, now)
             wanted += [Fetch(key, p, private) for p in release.packages if p.sha256 not in pool]

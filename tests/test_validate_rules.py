@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
-from conftest import NOW, manifest, package, report_done, verification
+from conftest import ARC, NOW, arc_packages, arc_release, manifest, package, report_done, verification
 
 from controller import app
+from controller.core.assess import Ingest, assess
+from controller.core.desired import compute_desired
+from controller.core.model import State
+from controller.core.public import status_document
+from controller.core.timeline import landing
+from controller.core.views import release_views
 
 R = "releases/argus/1.8.0"
 
@@ -286,3 +295,98 @@ def test_an_acceptance_by_the_controller_counts_only_for_an_admin_of_that_site(s
     message = "CESGA accepts" + (f"\n\nApproved-by: {approver}\nReview: https://github.example/r" if approver else "")
     story.commit("controller", "2026-11-02T11:00:00Z", accepted("CESGA"), message)
     assert bool(findings(story, "roles")) is not counted
+
+
+# --- rules that gate: they act on the lifecycle, not only report -------------------------------
+
+
+def assessed(story, now):
+    """Every release assessed at ``now`` with its packages taken as fetched when it was merged."""
+    world, problems = app.read_world(str(story.path), "HEAD")
+    fetched = {key: Ingest(True, landing(world.snapshot, files.release.path).landed.committer.time)
+               for key, files in world.releases.items() if files.release is not None}
+    return world, assess(world, now, fetched, problems=problems)
+
+
+def revision_through_rollout(story, version: str, day: int) -> None:
+    """A revision of argus certified, verified and reported on October ``day``, approved the day after."""
+    doc = manifest(category="revision", version=version)
+    base = f"releases/argus/{version}"
+    story.commit("andrea", f"2026-10-{day:02d}T09:00:00Z", {f"{base}/release.yaml": doc})
+    story.commit("ines", f"2026-10-{day:02d}T10:00:00Z", {f"{base}/verification.yaml": verification()})
+    story.commit("ifca", f"2026-10-{day:02d}T12:00:00Z",
+                 {f"{base}/reports/IFCA-LCG2.yaml": report_done("IFCA-LCG2", version, doc["packages"])})
+    story.commit("maria", f"2026-10-{day + 1:02d}T09:00:00Z",
+                 {f"{base}/decision.yaml": {"outcome": "success", "summary": "ok"}})
+
+
+def test_an_early_revision_is_held_before_production_until_its_date(story):
+    revision_through_rollout(story, "1.8.0", 1)  # reaches Production on 2026-10-09
+    revision_through_rollout(story, "1.8.1", 12)  # its grace period ends on 2026-10-20
+    _, early = assessed(story, datetime(2026, 10, 21, tzinfo=UTC))
+    held = early.statuses["argus/1.8.1"]
+    assert held.state == State.APPROVED and held.channel == "staged-rollout"
+    assert held.held_until == datetime(2026, 10, 23, 9, tzinfo=UTC) and "held until 2026-10-23" in held.waiting_for
+    assert early.next_change <= held.held_until
+    _, later = assessed(story, datetime(2026, 10, 24, tzinfo=UTC))
+    assert later.statuses["argus/1.8.1"].state == State.PRODUCTION
+    assert later.statuses["argus/1.8.1"].production_at == held.held_until
+    assert later.statuses["argus/1.8.0"].state == State.PRODUCTION
+
+
+def test_a_release_of_another_major_is_published_to_no_channel(story):
+    doc = manifest(version="2.0.0", category="major")
+    story.commit("andrea", "2026-11-02T09:00:00Z", {"releases/argus/2.0.0/release.yaml": doc})
+    story.commit("ines", "2026-11-02T10:00:00Z", {"releases/argus/2.0.0/verification.yaml": verification()})
+    world, assessment = assessed(story, NOW)
+    status = assessment.statuses["argus/2.0.0"]
+    assert status.channel is None and "carries argus 1.x" in status.gated and "no channel" in status.waiting_for
+    desired = compute_desired(world, assessment, NOW)
+    assert all(not repo.entries for content in desired.values() for repo in content.repos)
+
+
+def test_a_report_with_other_checksums_does_not_count(story):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    story.commit("ines", "2026-11-02T10:00:00Z", {f"{ARC}/verification.yaml": verification()})
+    story.commit("cesga", "2026-11-02T11:00:00Z", {f"{ARC}/reports/CESGA.yaml": {"site": "CESGA",
+                                                                                   "status": "rolling-out"}})
+    wrong = [dict(p, sha256="b" * 64) for p in arc_packages()]
+    story.commit("cesga", "2026-11-03T11:00:00Z", {f"{ARC}/reports/CESGA.yaml": report_done("CESGA", "6.19.0", wrong)})
+    assert app.status(str(story.path), "HEAD", NOW).statuses["arc-ce/6.19.0"].state == State.ROLLING_OUT
+    assert {p.pointer for p in findings(story, "report-tested")} == {"/tested/packages/0/sha256",
+                                                                      "/tested/packages/1/sha256"}
+
+
+def test_validate_base_finds_committed_packages_that_are_not_what_the_manifest_says(story):
+    story.git.git("checkout", "-q", "-b", "pr")
+    files = arc_release()
+    manifest_text = files.pop(f"{ARC}/release.yaml").decode().replace("6.19.0", "6.19.1")
+    target = "releases/arc-ce/6.19.1"
+    packages = {f"{target}/packages/{name.replace('6.19.0', '6.19.1')}": data for name, data in
+                ((path.rsplit("/", 1)[1], data) for path, data in files.items())}
+    rpm = next(path for path in packages if path.endswith(".rpm"))
+    story.commit("lars", "2026-11-02T09:00:00Z", {f"{target}/release.yaml": manifest_text, **packages})
+    problems = findings(story, "package-file", base="main")
+    assert {p.pointer for p in problems} == {"/packages/0", "/packages/1"}
+    assert all("header says arc-ce" in p.message and "6.19.0" in p.message for p in problems)
+    story.commit("lars", "2026-11-02T10:00:00Z", {rpm: packages[rpm][:-1]})  # a truncated upload
+    assert any("size is 6220 bytes, the manifest says 6221" in p.message for p in findings(story, "package-file",
+                                                                                          base="main"))
+
+
+def test_credentials_in_a_package_url_are_refused_and_never_shown(story):
+    doc = manifest()
+    doc["packages"][0]["url"] = "https://mirror:s3cret@argus.example.org/repo/argus-pap-1.8.0-1.el9.noarch.rpm"
+    doc["release_notes"] = "https://reader:t0ken@example.org/notes"
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": doc})
+    [problem] = findings(story, "package-source")
+    assert "carries credentials" in problem.message and problem.pointer == "/packages/0/url"
+    everything = repr(app.validate(str(story.path), "HEAD", NOW).problems)
+    assert "s3cret" not in everything
+    world, assessment = assessed(story, NOW)
+    failed = dict(assessment.statuses)
+    failed["argus/1.8.0"] = replace(failed["argus/1.8.0"], waiting_for="a fetch (last failure: https://mirror:s3cret@"
+                                    "argus.example.org/repo/x.rpm: 401)")
+    public = repr(status_document(world, replace(assessment, statuses=failed), NOW))
+    public += repr(release_views(world, assessment, NOW))
+    assert "s3cret" not in public and "t0ken" not in public and "https://***@example.org/notes" in public

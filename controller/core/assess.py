@@ -7,14 +7,15 @@ Pure: the model, the ingestion outcomes and ``now`` in; statuses and findings ou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay, replay_release
-from controller.core.model import Category, Config, ReleaseFiles, State, World
-from controller.core.policy import Context, evaluate_rules
+from controller.core.gates import Runs, cadence_findings, hold_for_cadence, obsolete, production_at
+from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay_release
+from controller.core.model import Config, ReleaseFiles, State, World
+from controller.core.policy import GATES, Context, evaluate_rules
+from controller.core.redaction import redact
 from controller.core.timeline import Event, Kind, SnapshotTrail, file_events
-from controller.core.versions import compare_versions
 from controller.core.workdays import add_working_hours
 from controller.errors import Problem
 
@@ -51,6 +52,8 @@ class ReleaseStatus:
     findings: tuple[Problem, ...]
     history: tuple[tuple[Event, State], ...] = ()
     production_at: datetime | None = None
+    held_until: datetime | None = None  # the cadence holds it before Production until then
+    gated: str = ""  # why it is published to no channel (a gating rule's finding), "" if it is not
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     findings = list(findings)
     findings = list(problems or []) + findings
     config = world.config
-    runs: dict[str, tuple[datetime, list[Event], Replay]] = {}
+    gated = {_release_key(p.file): p.message for p in findings if p.rule in GATES and _release_key(p.file)}
+    runs: Runs = {}
     trail = SnapshotTrail(world.snapshot, pending)
     for key, files in world.releases.items():
         certified, events = file_events(files, trail, excluded)
@@ -81,19 +85,31 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
                                         "the provider's release.yaml must be merged first", rule="order"))
             continue
         outcome = ingest.get(key)
-        if outcome is not None:
+        if outcome is not None and key not in gated:  # a gated release is never fetched or published
             events.append(Event(Kind.INGEST if outcome.ok else Kind.INGEST_FAIL, max(outcome.at, certified),
                                 detail=outcome.reason))
         runs[key] = (certified, events, replay_release(files, certified, events, now, config))
     findings += _future_dated(world, trail, now)
-    _obsolete(world, runs, now, config)
+    held = hold_for_cadence(world, runs, now, config)
+    obsolete(runs, now)
     statuses = {}
     for key, (certified, _, run) in runs.items():
         findings += run.refused
         files = world.releases[key]
         own = [p for p in findings if p.file.startswith(f"releases/{key}/")]
-        statuses[key] = _status(files, certified, run, now, config, ingest.get(key), own)
-    findings += _cadence(world, statuses)
+        status = _status(files, certified, run, now, config, ingest.get(key), own)
+        if key in held and now < held[key]:
+            status = replace(status, held_until=held[key], waiting_for=f"the cadence limit: the previous "
+                             f"{files.release.category.value} release of {files.release.component} reached "
+                             f"Production recently; this one is held until {held[key]:%Y-%m-%d %H:%M} UTC",
+                             next_actor="nobody: it moves to Production by itself then")
+        if key in gated:
+            status = replace(status, channel=None, timers=(), gated=gated[key],
+                             waiting_for=f"a release that fits the distribution ({gated[key]}); this one is "
+                             "published to no channel", next_actor="provider (submit a new version)")
+        statuses[key] = status
+    findings += cadence_findings(world, {k: c for k, (c, _, _) in runs.items()},
+                                 {k: s.production_at for k, s in statuses.items() if s.production_at}, held)
     upcoming = [e.at for _, events, _ in runs.values() for e in events if e.at > now]
     # A deadline passing (someone must be told) and an embargo ending (a release becomes public)
     # are changes in time too.
@@ -102,6 +118,11 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
                  if f.release and f.release.security and f.release.security.embargo_until
                  and f.release.security.embargo_until > now]
     return Assessment(statuses, findings, min(upcoming, default=None))
+
+
+def _release_key(path: str) -> str | None:
+    parts = path.split("/")
+    return f"{parts[1]}/{parts[2]}" if parts[0] == "releases" and len(parts) >= 4 else None
 
 
 def _future_dated(world: World, trail: SnapshotTrail, now: datetime) -> list[Problem]:
@@ -123,59 +144,6 @@ def _future_dated(world: World, trail: SnapshotTrail, now: datetime) -> list[Pro
     return found
 
 
-def _production_at(run: Replay) -> datetime | None:
-    for event, state in run.history:
-        if state == State.PRODUCTION:
-            return event.at
-    return None
-
-
-def _obsolete(world: World, runs: dict, now: datetime, config: Config | None) -> None:
-    """A release not yet in Production when a newer version of its component got there is obsolete."""
-    produced: dict[str, list[tuple[str, datetime]]] = {}
-    for key, (_, _, run) in runs.items():
-        at = _production_at(run)
-        if at is not None:
-            component, version = key.split("/")
-            produced.setdefault(component, []).append((version, at))
-    for key, (certified, events, run) in list(runs.items()):
-        component, version = key.split("/")
-        newer = [at for other, at in produced.get(component, ()) if compare_versions(other, version) > 0]
-        mine = _production_at(run)
-        if newer and (mine is None or min(newer) < mine):
-            events.append(Event(Kind.OBSOLETE, min(newer), detail="a newer version reached production"))
-            runs[key] = (certified, events, replay(certified, events, now))
-
-
-def _cadence(world: World, statuses: dict[str, ReleaseStatus]) -> list[Problem]:
-    """Revision, minor and major releases of a component keep their distance (seed 2.2)."""
-    config = world.config
-    if config is None:
-        return []
-    problems = []
-    for key, files in world.releases.items():
-        r = files.release
-        if r is None or key not in statuses or r.category == Category.EMERGENCY:
-            continue
-        interval = config.timelines[r.category].min_interval_days
-        mine = statuses[key]
-        certified = mine.history[0][0].at if mine.history else mine.since
-        for other_key, other in statuses.items():
-            o = world.releases[other_key].release
-            if other_key == key or o is None or o.component != r.component or o.category != r.category:
-                continue
-            if other.production_at is None or certified is None or other.production_at >= certified:
-                continue
-            allowed = other.production_at + timedelta(days=interval)
-            if certified < allowed:
-                problems.append(Problem(r.path, f"{r.category.value} release of {r.component} submitted "
-                                        f"{certified:%Y-%m-%d}, but {o.version} reached production on "
-                                        f"{other.production_at:%Y-%m-%d}", f"the next {r.category.value} release "
-                                        f"of {r.component} is allowed from {allowed:%Y-%m-%d}; make this an "
-                                        "emergency release if it cannot wait", "/category", rule="cadence"))
-    return problems
-
-
 _ACTORS = {
     State.CERTIFIED: ("ingestion of the packages into Unverified", "repository managers (rolloutctl reconcile)"),
     State.INGEST_FAILED: ("a successful fetch with matching checksums", "provider (fix the package or manifest)"),
@@ -195,13 +163,13 @@ def _status(files: ReleaseFiles, certified: datetime, run: Replay, now: datetime
             ingest: Ingest | None, findings: list[Problem]) -> ReleaseStatus:
     waiting, actor = _ACTORS[run.state]
     if run.state == State.INGEST_FAILED and ingest is not None:
-        waiting = f"{waiting} (last failure: {ingest.reason})"
+        waiting = f"{waiting} (last failure: {redact(ingest.reason)})"
     if run.state == State.ROLLING_OUT:
         missing = sorted(set(run.accepted) - set(run.reported))
         actor = "early adopters " + ", ".join(missing)
     timers = _timers(files, certified, run, config) if config else ()
     return ReleaseStatus(files.key, run.state, run.since, CHANNEL_OF.get(run.state), waiting, actor, timers,
-                         tuple(findings), tuple(run.history), _production_at(run))
+                         tuple(findings), tuple(run.history), production_at(run))
 
 
 def _timers(files: ReleaseFiles, certified: datetime, run: Replay, config: Config) -> tuple[Timer, ...]:

@@ -18,6 +18,7 @@ from posixpath import normpath
 from controller.core import admission
 from controller.core.advisory_words import check_severity_words
 from controller.core.model import Category, Package, ReleaseFiles, World
+from controller.core.redaction import has_credentials, redact
 from controller.core.trust import Roster
 from controller.core.versions import major_of
 from controller.core.workdays import check_calendar_country
@@ -36,6 +37,7 @@ class Rule:
     summary: str
     check: Callable[[Context], Iterable[Problem]]
     excludes: bool = False
+    gates: bool = False  # the release is published to no channel
 
 
 def _releases(ctx: Context) -> Iterable[ReleaseFiles]:
@@ -190,6 +192,11 @@ def _path_problems(ctx: Context, manifest: str, directory: str, path: str, where
 
 
 def _url_problems(ctx: Context, manifest: str, url: str, where: str) -> Iterable[Problem]:
+    if has_credentials(url):
+        yield _problem("package-source", manifest, f"url {redact(url)!r} carries credentials (a user or password "
+                       "before the host)", "release.yaml is public: serve the package at an address that needs no "
+                       "credentials", where + "/url")
+        url = redact(url)  # never echo them in a finding: CI logs are public
     if "/../" in url or url.endswith("/..") or "%2f" in url.lower() or "%2e%2e" in url.lower():
         yield _problem("package-source", manifest, f"url {url!r} contains a path trick",
                        "give the package's direct address", where + "/url")
@@ -258,7 +265,7 @@ RULES: tuple[Rule, ...] = (
     Rule("paths-agree", "component, version and site agree with the file's path", check_paths_agree, excludes=True),
     Rule("known-component", "the component, stack, distribution and platforms exist in repos-config",
          check_known_component),
-    Rule("baseline", "the version's major equals the distribution's baseline (seed 2.2)", check_baseline),
+    Rule("baseline", "the version's major equals the distribution's baseline (seed 2.2)", check_baseline, gates=True),
     Rule("emergency-justification", "emergency releases are justified; only they may skip staged rollout",
          check_emergency),
     Rule("security-advisory", "a release fixing a CVE carries its advisory", check_security),
@@ -275,6 +282,9 @@ RULES: tuple[Rule, ...] = (
     Rule("report-tested", "a report names the version and checksums it tested", check_report_tested,
          excludes=True),
 )
+
+
+GATES = frozenset(rule.name for rule in RULES if rule.gates)
 
 
 def evaluate_rules(ctx: Context) -> tuple[list[Problem], set[str]]:

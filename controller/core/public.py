@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
+from controller.core import redaction
 from controller.core.advisory_words import security_advisory_id
 from controller.core.assess import Assessment
 from controller.core.model import Release, State, World
@@ -101,7 +102,8 @@ def status_document(world: World, assessment: Assessment, now: datetime) -> dict
         s = assessment.statuses[key]
         releases.append({"release": key, "state": s.state.value, "channel": s.channel,
                          "since": s.since.isoformat() if s.since else None,
-                         "waiting_for": s.waiting_for, "next_actor": s.next_actor})
+                         "waiting_for": redaction.redact(s.waiting_for),
+                         "next_actor": redaction.redact(s.next_actor)})
     return {"releases": releases}
 
 

@@ -13,6 +13,7 @@ from controller.core.assess import Assessment
 from controller.core.desired import advisory_id
 from controller.core.model import State, World
 from controller.core.public import public_keys
+from controller.core.redaction import redact_data
 from controller.core.workdays import working_hours_between
 
 
@@ -40,7 +41,7 @@ def release_views(world: World, assessment: Assessment, now: datetime) -> list[d
         if security:
             security = {**security, "severity": dnf_severity(security["severity"])}
         name = world.config.distribution_name if world.config else "dist"
-        views.append({
+        views.append(redact_data({
             "key": key, "slug": key.replace("/", "-"), "component": release.component, "version": release.version,
             "category": release.category.value, "stack": release.stack, "summary": release.summary,
             "state": status.state.value, "since": status.since, "channel": status.channel,
@@ -57,7 +58,7 @@ def release_views(world: World, assessment: Assessment, now: datetime) -> list[d
             "reports": reports, "decision": files.decision.raw if files.decision else None,
             "withdrawal": files.withdrawal.raw if files.withdrawal else None,
             "production_at": status.production_at, "timeline": timeline,
-        })
+        }))
     return views
 
 
