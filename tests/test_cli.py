@@ -60,6 +60,12 @@ def test_bad_usage_and_bad_input_exit_2(story, tmp_path):
     assert unknown.returncode == 2 and "no release 'argus/0.0.1'" in unknown.stderr
 
 
+def test_a_repository_without_commits_says_to_commit_first(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path / "new")], check=True)
+    done = rolloutctl(tmp_path / "new", "validate")
+    assert done.returncode == 2 and "has no commits yet" in done.stderr and "git commit" in done.stderr
+
+
 def test_base_checks_only_what_the_pull_request_changes(story):
     story.commit("andrea", "2026-11-02T09:00:00Z", {"releases/argus/1.7.9/release.yaml": manifest(version="1.7.8")})
     story.git.git("branch", "-f", "main-before")

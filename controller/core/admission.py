@@ -238,7 +238,8 @@ def tested(path: str, doc: dict, manifest: dict) -> list[Problem]:
                                     f"/tested/packages/{i}/name", rule="report-tested"))
         elif digest not in sums[name]:
             problems.append(Problem(path, f"the tested checksum of {name} differs from the release's",
-                                    "install the packages from the Staged Rollout channel and report their sha256",
+                                    "report the provider's sha256 of each package, as release.yaml and rolloutctl "
+                                    "report-template give them (rpms are served re-signed, with other checksums)",
                                     f"/tested/packages/{i}/sha256", rule="report-tested"))
     return problems
 

@@ -35,6 +35,9 @@ def init_repository(path: str, branch: str = "main") -> bool:
 
 
 def resolve(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    if repo.head_is_unborn and rev in ("HEAD", "main", "master"):
+        raise BadInput(f"{repo.workdir or repo.path} has no commits yet",
+                       "commit the files first (git add -A && git commit), then run again")
     try:
         return repo.revparse_single(rev).peel(pygit2.Commit)
     except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
