@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the published tree: a directory or s3://BUCKET/PREFIX (default ./public)")
         c.add_argument("--private-dir", help="never served: the ledger, ingestion failures, the throwaway key "
                        "(default: .NAME-private beside a local --publish-dir; required for s3://)")
+        c.add_argument("--private-publish-dir", metavar="DIR|s3://BUCKET/PREFIX",
+                       help="publish the private channel of embargoed releases here (serve it with access control)")
+        c.add_argument("--private-base-url", metavar="URL", help="where the private channel is served")
         c.add_argument("--state-dir", type=Path,
                        help="locks, caches and ingestion failures (default: PUBLISH_DIR/../.rolloutctl-state)")
         c.add_argument("--base-url", help="where the publish directory is served, for client configurations")
@@ -348,6 +351,7 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     if getattr(args, "fetch_deadline", None) is not None:
         policy = replace(policy, run_time=args.fetch_deadline)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
+                      private_publish=args.private_publish_dir, private_base_url=args.private_base_url,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
                       wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment(),
                       fetch_policy=policy)

@@ -21,7 +21,7 @@ from controller.apply.run import Outcome, apply_plan, nothing_changed
 from controller.core import plan as core_plan
 from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
-from controller.core.desired import compute_desired
+from controller.core.desired import compute_desired, compute_private
 from controller.core.ingest import ingest_outcomes
 from controller.core.loading import locate
 from controller.core.messages import due_messages
@@ -29,6 +29,7 @@ from controller.core.metrics import compute_metrics, render_svg
 from controller.core.model import Channel, State, World
 from controller.core.plan import Fetch, Plan
 from controller.core.policy import Context, evaluate_rules
+from controller.core.public import PrivateChannel
 from controller.core.timeline import landing
 from controller.core.views import release_views
 from controller.errors import BadInput, Problem
@@ -68,6 +69,10 @@ class Options:
     # The private area (never served): what runs share besides the published tree. Default: a
     # directory beside a local publish directory; required for S3.
     private: Path | str | None = None
+    # The private channel: embargoed releases until their date, for the security group and the
+    # committed early adopters, published where the operator serves it with access control.
+    private_publish: Path | str | None = None
+    private_base_url: str | None = None
 
     def open_target(self) -> Target:
         return self.target if self.target is not None else open_target(self.publish)
@@ -78,6 +83,31 @@ class Options:
     def open_private_area(self) -> Target:
         """The private area itself: its pool holds embargoed packages until their date."""
         return open_target(private_location(self.publish, self.private))
+
+    def open_private_channel(self) -> Target | None:
+        return open_target(self.private_publish) if self.private_publish is not None else None
+
+
+def check_private_channel(options: Options) -> None:
+    """The private channel needs its own place: not inside the public tree (the public would read
+    it) nor the private area (its keys and ledger are for no one), and the URL it is served at."""
+    if options.private_publish is None:
+        return
+    if not options.private_base_url:
+        raise BadInput("--private-publish-dir needs --private-base-url",
+                       "name where the private channel is served (with access control), for its client "
+                       "configurations; see docs/publishing.md")
+
+    def where(location: Path | str) -> str:
+        text = str(location)
+        return text.rstrip("/") + "/" if text.startswith("s3://") else f"{Path(text).absolute()}/"
+
+    mine = where(options.private_publish)
+    for name, other in (("--publish-dir", options.publish),
+                        ("the private area", private_location(options.publish, options.private))):
+        if mine.startswith(where(other)) or where(other).startswith(mine):
+            raise BadInput(f"--private-publish-dir {options.private_publish} overlaps {name} ({other})",
+                           "give the private channel a location of its own, served with access control")
 
 
 def state_store(publish: Path | str, private: Path | str | None) -> Target:
@@ -136,6 +166,7 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
               store: Target | None = None) -> Planned:
     """What reconcile would do, assuming every fetch succeeds. Writes nothing (``memo``, the parse
     cache, is only filled in memory)."""
+    check_private_channel(options)
     world, problems = app.read_world(options.repo, options.rev, {} if memo is None else memo)
     if world.config is None:
         raise BadInput("the repository has no valid repos-config/", "rolloutctl validate shows what is wrong",
@@ -204,10 +235,17 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
     shown = public.public_keys(world, assessment, now)  # an embargoed release's moves are not told
     changes = core_plan.state_changes(_previous_states(target),
                                       {key: assessment.statuses[key].state.value for key in shown})
+    private_channels: list = []
+    if options.private_publish is not None:  # told in counts only (core/plan.py)
+        channel_target = options.open_private_channel()
+        private_published = {c: generations.read_published(channel_target, c) for c in PrivateChannel}
+        private_channels = core_plan.plan_channels(compute_private(world, assessment, now), private_published, now,
+                                                   setup(world, options.private_base_url))
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
                 moves=core_plan.plan_moves(world, now, set(pools[0]), pools[1]), channels=tuple(channels),
-                documents=documents, site=site_action, messages=messages, state_changes=changes)
+                private_channels=tuple(private_channels), documents=documents, site=site_action, messages=messages,
+                state_changes=changes)
     return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
                    store=store, base_url=url, published_before=before)
 

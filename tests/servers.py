@@ -4,6 +4,7 @@ S3-compatible object store (SeaweedFS) with anonymous read access to its public 
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.server
 import json
@@ -20,8 +21,11 @@ import pytest
 
 
 class FileServer:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, credentials: tuple[str, str] | None = None):
+        """``credentials``: (user, password) that every request must carry (HTTP basic auth), as
+        a private channel's server asks of the sites it serves."""
         self.root = Path(root)
+        self.credentials = credentials
         self.fail_next = 0  # answer this many requests with 503
         self.truncate_next = 0  # send only half of the body for this many requests
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
@@ -33,6 +37,14 @@ class FileServer:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
+                if server.credentials is not None:
+                    wanted = "Basic " + base64.b64encode(":".join(server.credentials).encode()).decode()
+                    if self.headers.get("Authorization") != wanted:
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Basic realm="private channel"')
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                 if server.fail_next:
                     server.fail_next -= 1
                     self.send_error(503, "try again")

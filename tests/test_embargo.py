@@ -27,14 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clients import Dnf
 from conftest import ARC, TOP, arc_release, commit_embargoed_unicore, verification
 from servers import FileServer, seaweedfs  # noqa: F401  (the session's object store)
 from test_notify import smtp  # noqa: F401  (the SMTP server fixture)
 
 from controller.core.messages import Message
+from controller.errors import BadInput
 from controller.notify import outbox
 from controller.notify.mail import Mailer
 from controller.publish.target import Target, open_target
+from controller.reconcile import Options, make_plan, reconcile
 
 UNICORE = "releases/unicore-server/9.2.1"
 RPM = "unicore-server-9.2.1-1.el9.noarch.rpm"
@@ -47,6 +50,7 @@ SECURITY = {"sofia.rossi@security.example.org"}
 EARLY_ADOPTERS = {"bernd.schuller@fzj.example.org"}  # FZJ-JUGRID, committed to the unicore stack
 MANAGERS = {"maria.duarte@umd.example.org", "tomas.lind@umd.example.org"}
 NOW = datetime(2026, 11, 16, 12, tzinfo=UTC)
+PRIVATE_URL = "https://embargoed.umd.example.org"
 BEFORE, AFTER = "2026-11-16T14:30:00Z", "2026-11-20T12:30:00Z"  # the embargo ends 2026-11-20T12:00Z
 
 
@@ -56,6 +60,7 @@ class Place:
 
     publish: Path | str
     private: Path | str
+    channel: Path | str  # the private channel's location
     state: Path
     store: object = None  # the SeaweedFS, for S3
 
@@ -67,16 +72,21 @@ class Place:
 
     def flags(self) -> list[str]:
         return ["--publish-dir", str(self.publish), "--private-dir", str(self.private), "--state-dir",
-                str(self.state)]
+                str(self.state), "--private-publish-dir", str(self.channel), "--private-base-url", PRIVATE_URL]
+
+    def private_channel(self) -> str:
+        """What the private channel's manifest lists."""
+        return open_target(self.channel).read("embargoed/manifest.json").decode()
 
 
 @pytest.fixture(params=["local", "s3"])
 def place(request, tmp_path) -> Place:
     if request.param == "local":
-        return Place(tmp_path / "public", tmp_path / ".public-private", tmp_path / "state")
+        return Place(tmp_path / "public", tmp_path / ".public-private", tmp_path / "private-channel",
+                     tmp_path / "state")
     prefix = f"embargo-{uuid.uuid4().hex[:8]}"
-    return Place(f"s3://public/{prefix}", f"s3://private/{prefix}", tmp_path / "state",
-                 request.getfixturevalue("seaweedfs"))
+    return Place(f"s3://public/{prefix}", f"s3://private/{prefix}", f"s3://private/{prefix}-channel",
+                 tmp_path / "state", request.getfixturevalue("seaweedfs"))
 
 
 @pytest.fixture
@@ -87,6 +97,10 @@ def provider(tmp_path):
     shutil.copyfile(TOP / UNICORE / "packages" / RPM, root / RPM)
     with FileServer(root) as server:
         yield server
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def rpm_requests(provider) -> int:
@@ -197,8 +211,8 @@ def test_nothing_about_an_embargoed_release_is_public_before_its_date(story, pla
         say(f"plan at {now}", "plan", "-v", *common)
         say(f"plan --format json at {now}", "plan", "--format", "json", *common)
         say(f"reconcile at {now}", "reconcile", "-v", *common)
-    say("status", "status", "--now", BEFORE, *place.flags()[:4], "--check")
-    say("status --format json", "status", "--now", BEFORE, *place.flags()[:4], "--format", "json")
+    say("status", "status", "--now", BEFORE, *place.flags()[:6], "--check")
+    say("status --format json", "status", "--now", BEFORE, *place.flags()[:6], "--format", "json")
     say("reconcile --format json", "reconcile", "--now", "2026-11-16T15:00:00Z", *place.flags(), "--format", "json")
 
     assert rpm_requests(provider) == 1
@@ -206,7 +220,7 @@ def test_nothing_about_an_embargoed_release_is_public_before_its_date(story, pla
     assert "1 of 1 embargoed release(s) need someone" not in outputs["status"].decode()
     assert "1 embargoed release(s): details withheld" in outputs["status"].decode()
     assert "arc-ce/6.19.0" in outputs["status"].decode()  # the others are shown as ever
-    shown = rolloutctl(story, settings, "status", "--now", BEFORE, *place.flags()[:4], "--show-embargoed")
+    shown = rolloutctl(story, settings, "status", "--now", BEFORE, *place.flags()[:6], "--show-embargoed")
     assert "unicore-server/9.2.1: production" in shown  # to the operator who asks, on a private terminal
 
     # Those who may know were told, the managers were not: the overdue verification went to the
@@ -215,6 +229,9 @@ def test_nothing_about_an_embargoed_release_is_public_before_its_date(story, pla
             for message in [email.message_from_bytes(raw, policy=email.policy.default)]}
     assert told["unicore-server/9.2.1: step 2: verification is overdue"] == SECURITY
     assert told["[unicore] unicore-server 9.2.1 is ready for staged rollout"] == SECURITY | EARLY_ADOPTERS
+    ready = next(mail_text(raw) for to, raw in inbox.raw if to == SECURITY | EARLY_ADOPTERS)
+    assert f"{PRIVATE_URL}/embargoed/umd5-el9.repo".encode() in ready
+    assert RPM in place.private_channel()
     assert told["arc-ce/6.19.0: acceptance window is overdue"] == MANAGERS
     others = {f"mail to {', '.join(sorted(to))} #{n}": mail_text(raw) for n, (to, raw) in enumerate(inbox.raw)
               if not to <= SECURITY | EARLY_ADOPTERS}
@@ -235,6 +252,7 @@ def test_nothing_about_an_embargoed_release_is_public_before_its_date(story, pla
     assert RPM in public.read("production/manifest.json").decode()
     assert b"CVE-2026-41822" in public.read("site/releases/unicore-server-9.2.1.html")
     assert b"unicore-server 9.2.1 in Production" in public.read("site/feed.atom")
+    assert RPM not in place.private_channel()
     assert told_after(inbox)["unicore-server 9.2.1 is available in Production"] == {
         "site-admins@lists.umd.example.org"}
 
@@ -264,3 +282,47 @@ def test_an_undeliverable_message_about_an_embargoed_release_is_reported_without
     assert withheld["subject"] == "a message about an embargoed release (details withheld)"
     assert leaks({"status": repr(withheld).encode()}) == []
     assert outbox.undelivered(tmp_path / "state")[0]["subject"] == message.subject  # with --show-embargoed
+
+
+def test_the_private_channel_serves_the_embargoed_packages_to_dnf_before_the_date(story, tmp_path):
+    commit_embargoed_unicore(story, "2026-11-16")
+    channel = tmp_path / "private-channel"
+    channel.mkdir()
+    with FileServer(channel, credentials=("fzj-jugrid", "site-secret")) as server:
+        def run(now: str):
+            return reconcile(Options(str(story.path), "HEAD", at(now), tmp_path / "public", tmp_path / "state",
+                                     private_publish=channel, private_base_url=server.url))
+
+        before = run(BEFORE)
+        assert "published the private channel (details withheld)" in before.withheld
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.url}/embargoed/umd5-el9.repo")
+        assert refused.value.code == 401  # the operator's access control, here basic auth
+        config = (channel / "embargoed/umd5-el9.repo").read_text()
+        assert "repo_gpgcheck=1" in config and "gpgcheck=1" in config
+        dnf = Dnf(tmp_path / "dnf", tmp_path / "no-public-channel")
+        (dnf.home / "repos/embargoed.repo").write_text(config + "username=fzj-jugrid\npassword=site-secret\n")
+        installed = dnf.run("install", "unicore-server")
+        assert installed.returncode == 0, installed.stderr
+        assert (dnf.home / "root/usr/share/unicore-server/VERSION").is_file()
+        assert not any(SHA in str(p) for p in (tmp_path / "public").rglob("*"))
+
+        after = run(AFTER)  # the embargo ended: public everywhere, gone from the private channel
+        assert "published the private channel (details withheld)" in after.withheld
+        listed = dnf.run("repoquery", "--available", "--qf", "%{name}-%{version}")
+        assert listed.returncode == 0 and "unicore-server" not in listed.stdout, listed.stderr
+    assert RPM in (tmp_path / "public/production/manifest.json").read_text()
+    assert (tmp_path / "public/site/releases/unicore-server-9.2.1.html").is_file()
+
+
+def test_the_private_channel_needs_a_place_of_its_own(story, tmp_path):
+    def plan(**extra):
+        return make_plan(Options(str(story.path), "HEAD", at(BEFORE), tmp_path / "public", tmp_path / "state",
+                                 **extra))
+
+    with pytest.raises(BadInput, match="overlaps --publish-dir"):
+        plan(private_publish=tmp_path / "public/embargoed", private_base_url="https://private.example.org")
+    with pytest.raises(BadInput, match="overlaps the private area"):
+        plan(private_publish=tmp_path / ".public-private", private_base_url="https://private.example.org")
+    with pytest.raises(BadInput, match="needs --private-base-url"):
+        plan(private_publish=tmp_path / "private-channel")

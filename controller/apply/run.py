@@ -21,6 +21,7 @@ from controller.core import public
 from controller.core.messages import Message, manager_emails
 from controller.core.model import Channel
 from controller.core.plan import RENEW_MARGIN
+from controller.errors import ControllerError
 from controller.notify import outbox
 from controller.notify.mail import Mailer
 from controller.publish import generations, site
@@ -96,6 +97,10 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             channel_step.publish_channel(action, world, pool, signer(), target, options.state / "cache",
                                          options.now, url, options.before_switch)
             journal.done(f"publish {action.channel.value}")
+        if plan.private_channels:
+            options.progress("publishing the private channel")
+            _publish_private(plan, world, (private, pool), signer(), options)
+            journal.done("publish the private channel")
     outcome = Outcome(planned, fetched, failed, list(planned.notes) + notes)
     for document in plan.documents:
         target.write(document.name, document.text.encode())
@@ -114,6 +119,28 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     _remember(options, planned, failures, store)
     _withhold(outcome, world, options.now)
     return outcome
+
+
+def _publish_private(plan, world, sources: tuple[Pool, Pool], signer: Signer, options: Options) -> None:
+    """The private channel, in its own location with its own pool (filled from the private pool,
+    never fetched again). Its errors name the packages: what is said of them is redacted."""
+    target = options.open_private_channel()
+    pool = Pool(target, options.state)
+    try:
+        for action in plan.private_channels:
+            for repo in action.content.repos:
+                for entry in repo.entries:
+                    source = next((s for s in sources if entry.sha256 in s.contents()), sources[0])
+                    pool.copy_from(source, entry.sha256, entry.filename)
+            pool.sync()
+            channel_step.publish_channel(action, world, pool, signer, target, options.state / "cache", options.now,
+                                         options.private_base_url)
+    except ControllerError as exc:
+        secrets = public.identifiers(world, options.now)
+        error = ControllerError(f"publishing the private channel failed: {public.redact(exc.message, secrets)}",
+                                public.redact(exc.hint, secrets))
+        error.exit_code = exc.exit_code
+        raise error from None
 
 
 def _withhold(outcome: Outcome, world, now: datetime) -> None:
@@ -136,6 +163,8 @@ def _withhold(outcome: Outcome, world, now: datetime) -> None:
     if failed:
         outcome.withheld.append(f"{len(failed)} embargoed release(s) failed ingestion (details withheld; "
                                 f"{public.SHOW})")
+    if plan.private_channels:
+        outcome.withheld.append("published the private channel (details withheld)")
     if mailed:
         outcome.withheld.append(f"mailed {len(mailed)} message(s) about embargoed releases to the security group "
                                 "and the committed early adopters (details withheld)")
@@ -147,13 +176,20 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
     world = planned.world
     base = url.rstrip("/")
 
+    def clients(key: str, where: str) -> list[str]:
+        return [f"{where}/{r.name}.{'repo' if r.format == 'yum' else 'sources'}" for r in world.config.repositories
+                if any(p.platform == r.platform for p in world.releases[key].release.packages)]
+
+    private = f"{options.private_base_url.rstrip('/')}/{public.PrivateChannel.EMBARGOED.value}" \
+        if options.private_publish is not None else None
+
     def render(message: Message) -> str:
         key = message.context["key"]
-        urls = [f"{base}/staged-rollout/{r.name}.{'repo' if r.format == 'yum' else 'sources'}"
-                for r in world.config.repositories
-                if any(p.platform == r.platform for p in world.releases[key].release.packages)]
-        page = None if message.context.get("embargoed") else f"{base}/site/releases/{key.replace('/', '-')}.html"
-        return planned.renderer.render(message.template, client_urls=urls, page_url=page, **message.context)
+        secret = message.context.get("embargoed")
+        page = None if secret else f"{base}/site/releases/{key.replace('/', '-')}.html"
+        return planned.renderer.render(message.template, client_urls=clients(key, f"{base}/staged-rollout"),
+                                       private_urls=clients(key, private) if secret and private else [],
+                                       page_url=page, **message.context)
 
     smtp = options.smtp
     store = planned.store
@@ -176,8 +212,11 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
 def _remember(options: Options, planned: Planned, failures: dict, store: Target) -> None:
     """What the next run needs to know that nothing can have changed since this one."""
     target = planned.target
-    renew = [p.valid_until - RENEW_MARGIN for c in Channel
-             if (p := generations.read_published(target, c)) and p.valid_until]
+    published = [(target, c) for c in Channel]
+    if options.private_publish is not None:  # the private channel's apt Release expires too
+        published += [(options.open_private_channel(), c) for c in public.PrivateChannel]
+    renew = [p.valid_until - RENEW_MARGIN for where, c in published
+             if (p := generations.read_published(where, c)) and p.valid_until]
     until = [t for t in (planned.assessment.next_change, min(renew, default=None)) if t is not None]
     remembered.write_last_run(options.state, {
         "commit": planned.world.snapshot.head.id,
@@ -185,14 +224,19 @@ def _remember(options: Options, planned: Planned, failures: dict, store: Target)
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
         "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(store)),
-        "published": _published_marker(target),
+        "published": _published_marker(target, options.open_private_channel()),
     })
 
 
-def _published_marker(target: Target) -> str:
-    """Changes when the pool or any channel's manifest changes (another run published)."""
+def _published_marker(target: Target, private_channel: Target | None) -> str:
+    """Changes when the pool or any channel's manifest changes (another run published), or the
+    private channel is configured, moved or changed."""
     pool = sorted((s.key, s.size) for s in target.list(PREFIX).values())
     manifests = [hashlib.sha256(target.read(generations.manifest_key(c)) or b"").hexdigest() for c in Channel]
+    if private_channel is not None:
+        manifests += [private_channel.description] + [
+            hashlib.sha256(private_channel.read(generations.manifest_key(c)) or b"").hexdigest()
+            for c in public.PrivateChannel]
     return hashlib.sha256(json.dumps([pool, manifests]).encode()).hexdigest()
 
 
@@ -211,6 +255,6 @@ def _nothing_changed(options: Options, target: Target) -> bool:
         return False
     if options.now < datetime.fromisoformat(last["now"]):
         return False  # replaying an earlier day
-    if last.get("published") != _published_marker(target):
+    if last.get("published") != _published_marker(target, options.open_private_channel()):
         return False
     return app.head_commit(options.repo, options.rev) == last["commit"]

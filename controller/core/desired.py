@@ -2,7 +2,8 @@
 
 A release's packages go to the channel of its state (Unverified, Staged Rollout, Production), in
 every repository of its distribution that serves the package's platform and architecture. Each
-release also gets one advisory (updateinfo) with a stable id.
+release also gets one advisory (updateinfo) with a stable id. An embargoed release goes instead
+to the private channel, until its date.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import cached_property
 from controller.core.advisory_words import dnf_severity, security_advisory_id
 from controller.core.assess import Assessment
 from controller.core.model import Category, Channel, Package, Release, Repository, World
-from controller.core.public import is_embargoed
+from controller.core.public import PrivateChannel, is_embargoed
 
 _ANY_ARCH = {"noarch", "all"}
 
@@ -56,7 +57,7 @@ class RepoContent:
 
 @dataclass(frozen=True)
 class ChannelContent:
-    channel: Channel
+    channel: Channel | PrivateChannel
     repos: tuple[RepoContent, ...]
 
     @cached_property
@@ -109,14 +110,33 @@ def _advisory(world: World, release: Release, issued: datetime, filenames: tuple
 
 
 def compute_desired(world: World, assessment: Assessment, now: datetime) -> dict[Channel, ChannelContent]:
+    """The public channels: every release in the channel of its state, but an embargoed one, which
+    stays out until its date."""
+    return _contents(world, assessment, list(Channel),
+                     lambda release, channel: None if is_embargoed(release, now) else channel)
+
+
+def compute_private(world: World, assessment: Assessment, now: datetime) -> dict[PrivateChannel, ChannelContent]:
+    """The private channel: every embargoed release that its state puts in a channel, whichever
+    (its advisory says testing or stable as that channel would), until its date."""
+    return _contents(world, assessment, [PrivateChannel.EMBARGOED],
+                     lambda release, channel: PrivateChannel.EMBARGOED if is_embargoed(release, now) else None)
+
+
+def _contents(world: World, assessment: Assessment, channels: list, place) -> dict:
+    """Each channel's content; ``place(release, channel of its state)`` says in which of
+    ``channels`` a release goes, None for none."""
     config = world.config
-    holding: dict[Channel, dict[str, list]] = {c: {} for c in Channel}
+    holding: dict = {c: {} for c in channels}
     if config is not None:
         for key, status in sorted(assessment.statuses.items()):
             release = world.releases[key].release
-            if status.channel is None or release is None or is_embargoed(release, now):
-                continue  # an embargoed release stays out of the public channels until its date
-            channel = Channel(status.channel)
+            if status.channel is None or release is None:
+                continue
+            state_channel = Channel(status.channel)
+            channel = place(release, state_channel)
+            if channel is None:
+                continue
             certified = status.history[0][0].at if status.history else status.since
             for repo in config.repositories:
                 entries = tuple(
@@ -126,9 +146,9 @@ def compute_desired(world: World, assessment: Assessment, now: datetime) -> dict
                     bucket = holding[channel].setdefault(repo.name, [[], []])
                     bucket[0].extend(entries)
                     bucket[1].append(_advisory(world, release, certified, tuple(e.filename for e in entries),
-                                               channel))
+                                               state_channel))
     result = {}
-    for channel in Channel:
+    for channel in channels:
         repos = []
         for repo in config.repositories if config else ():
             entries, advisories = holding[channel].get(repo.name, [[], []])

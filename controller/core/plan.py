@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from controller.core.desired import ChannelContent
 from controller.core.messages import Message
 from controller.core.model import Channel, Package, World
-from controller.core.public import is_embargoed
+from controller.core.public import PrivateChannel, is_embargoed
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class MovePackage:
 
 @dataclass(frozen=True)
 class PublishChannel:
-    channel: Channel
+    channel: Channel | PrivateChannel
     content: ChannelContent
     added: dict[str, list[str]] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)
@@ -144,6 +144,7 @@ class Plan:
     private_fetches: tuple[Fetch, ...] = ()  # embargoed releases' packages, into the private pool
     moves: tuple[MovePackage, ...] = ()  # embargo ended: private pool -> public pool, before the channels
     channels: tuple[PublishChannel, ...] = ()
+    private_channels: tuple[PublishChannel, ...] = ()  # to the private channel's own location
     documents: tuple[WriteDocument, ...] = ()
     site: PublishSite | None = None
     messages: tuple[Message, ...] = ()  # due and not yet in the ledger (sent now, or recorded as stale)
@@ -167,6 +168,10 @@ class Plan:
             releases = len({f.release for f in self.private_fetches})
             lines.append(f"fetch {len(self.private_fetches)} package(s) of {releases} embargoed release(s) into the "
                          "private pool (details withheld)")
+        for action in self.private_channels:
+            releases = len({e.release for repo in action.content.repos for e in repo.entries})
+            lines.append(f"publish the private channel: {action.reason}, {releases} embargoed release(s) "
+                         "(details withheld)")
         restricted = sum(1 for m in self.messages if m.restricted)
         if restricted:
             lines.append(f"mail {restricted} message(s) about embargoed releases to the security group and the "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 
 from controller.core import redaction
 from controller.core.advisory_words import security_advisory_id
@@ -19,6 +20,14 @@ from controller.errors import Problem, failing
 _RUNNING = {State.ROLLING_OUT, State.DONE, State.APPROVED}
 WITHHELD = "[withheld]"
 SHOW = "rolloutctl status --show-embargoed shows them; keep its output private"
+
+
+class PrivateChannel(Enum):
+    """The channel outside the public tree, published where the operator configures one and
+    serves it with access control: every embargoed release that has a channel, for the security
+    group and the committed early adopters, until its date."""
+
+    EMBARGOED = "embargoed"
 
 
 def is_embargoed(release: Release | None, now: datetime) -> bool:
