@@ -43,8 +43,9 @@ demo: system-deps venv
 	@echo "Metrics:   $(VENV)/bin/rolloutctl --repo $(DEMO)/repo metrics --now $(NOW)"
 	@echo "More:      $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --now $(NOW); docs/guide.md"
 
+# Three workers: most tests wait on git, gpg, dnf and apt processes, so even two cores keep three busy.
 test: system-deps venv
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 3
 
 bench: system-deps venv
 	$(VENV)/bin/python bench/validate_bench.py
