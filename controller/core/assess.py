@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from controller.core.freeze import FREEZES_FILE, Freeze, hold_for_freezes, read_freezes, with_days_off
 from controller.core.gates import Runs, cadence_findings, hold_for_cadence, obsolete, production_at
-from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay_release
+from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay, replay_release
 from controller.core.model import Config, ReleaseFiles, State, World
 from controller.core.policy import GATES, Context, evaluate_rules
 from controller.core.redaction import redact
@@ -54,6 +55,7 @@ class ReleaseStatus:
     production_at: datetime | None = None
     held_until: datetime | None = None  # the cadence holds it before Production until then
     gated: str = ""  # why it is published to no channel (a gating rule's finding), "" if it is not
+    freeze: str = ""  # the freeze that holds it before Production, "" if none does
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Assessment:
     statuses: dict[str, ReleaseStatus]
     findings: list[Problem] = field(default_factory=list)
     next_change: datetime | None = None  # the earliest later instant at which a state moves by time
+    freezes: tuple[Freeze, ...] = ()  # the freeze windows in force by now
 
 
 def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
@@ -71,10 +74,12 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending))
     findings = list(findings)
     findings = list(problems or []) + findings
-    config = world.config
+    trail = SnapshotTrail(world.snapshot, pending)
+    freezes, found = read_freezes(world.snapshot, world.config, now, trail.landed_at)
+    findings += found
+    config = with_days_off(world.config, freezes, now)  # freezes that stop timers are days off
     gated = {_release_key(p.file): p.message for p in findings if p.rule in GATES and _release_key(p.file)}
     runs: Runs = {}
-    trail = SnapshotTrail(world.snapshot, pending)
     for key, files in world.releases.items():
         certified, events = file_events(files, trail, excluded)
         if certified is not None and certified > now:
@@ -91,6 +96,7 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         runs[key] = (certified, events, replay_release(files, certified, events, now, config))
     findings += _future_dated(world, trail, now)
     held = hold_for_cadence(world, runs, now, config)
+    frozen = _hold_for_freezes(world, runs, now, freezes)
     obsolete(runs, now)
     statuses = {}
     for key, (certified, _, run) in runs.items():
@@ -103,6 +109,17 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
                              f"{files.release.category.value} release of {files.release.component} reached "
                              f"Production recently; this one is held until {held[key]:%Y-%m-%d %H:%M} UTC",
                              next_actor="nobody: it moves to Production by itself then")
+        if key in frozen and status.state in (State.VERIFIED, State.APPROVED) \
+                and (frozen[key].end is None or now < frozen[key].end):
+            freeze = frozen[key]
+            # The grace period itself is over when it ends: the wait is the freeze's, not late.
+            timers = tuple(replace(t, finished=t.deadline) if t.name == "grace period" and t.finished is None
+                           and t.deadline <= now else t for t in status.timers)
+            status = replace(status, held_until=freeze.end, freeze=freeze.name, timers=timers,
+                             waiting_for=f"held by the freeze {freeze.name} until {freeze.until_text()} "
+                             f"({freeze.reason})",
+                             next_actor="nobody: it moves to Production by itself then" if freeze.end else
+                             f"staged-rollout managers (lift the freeze in {FREEZES_FILE})")
         if key in gated:
             status = replace(status, channel=None, timers=(), gated=gated[key],
                              waiting_for=f"a release that fits the distribution ({gated[key]}); this one is "
@@ -117,7 +134,19 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     upcoming += [f.release.security.embargo_until for f in world.releases.values()
                  if f.release and f.release.security and f.release.security.embargo_until
                  and f.release.security.embargo_until > now]
-    return Assessment(statuses, findings, min(upcoming, default=None))
+    return Assessment(statuses, findings, min(upcoming, default=None), freezes)
+
+
+def _hold_for_freezes(world: World, runs: Runs, now: datetime, freezes: tuple[Freeze, ...]) -> dict[str, Freeze]:
+    """Hold every release whose way into Production falls in a freeze; key -> the freeze."""
+    frozen = {}
+    for key, (certified, events, _) in runs.items() if freezes else ():
+        release = world.releases[key].release
+        freeze = hold_for_freezes(release, events, freezes) if release is not None else None
+        if freeze is not None:
+            runs[key] = (certified, events, replay(certified, events, now))
+            frozen[key] = freeze
+    return frozen
 
 
 def _release_key(path: str) -> str | None:

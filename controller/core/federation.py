@@ -112,6 +112,28 @@ weekend: [sat, sun]
 country: {fed.country}
 {subdivision}holidays: []  # the federation's own closing days, e.g. - {{date: "2027-12-31", name: Closing day}}
 """
+    files["repos-config/freezes.yaml"] = f"""{_schema_line("freezes", 1)}
+# Freeze windows: while one is in force nothing is promoted to Production (or nothing but
+# emergencies), for every stack or for those listed. A release whose grace period ends inside a
+# freeze waits until its end; status says "held by the freeze <name> until <time>". A freeze counts
+# from the commit that adds it, never earlier. To lift one early, add lifted: {{reason: ...}} to it:
+# it ends when that commit lands. A freeze without until is an emergency stop: it holds until lifted.
+# Only repository and staged-rollout managers may change this file. For example:
+#
+# freezes:
+#   - name: end-of-year
+#     reason: Most sites are closed over the end-of-year break
+#     from: "2027-12-18"          # a date (its start in the calendar's time zone) or an instant
+#     until: "2028-01-04"         # releases move at the start of this day
+#     emergencies: allowed        # emergency releases still pass (default: held)
+#     stops_timers: true          # its days are days off for every timer, like holidays
+#   - name: data-taking-run
+#     reason: LHC run 4 start-up
+#     from: "2028-03-01T00:00:00Z"
+#     until: "2028-03-15T00:00:00Z"
+#     stacks: [{EXAMPLE_STACK}]     # only these stacks; omitted: every stack
+freezes: []
+"""
     files["repos-config/roles.yaml"] = f"""{_schema_line("roles", 1)}
 # Who may make which change (people are keyed by a short name; teams list those keys). Replace the
 # example people with yours; early-adopter administrators are listed in adopters/, not here.

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from controller.core import admission
+from controller.core.freeze import FREEZES_FILE
 from controller.core.loading import CONFIG_FILES, KEYS_DIR, build_file, build_roles, classify, config_from_docs
 from controller.core.model import Adopter, Commit, Config, Landing, Roles, Snapshot, Touch
 from controller.core.trust import Roster
@@ -207,6 +208,9 @@ def _signatures_required(trail: Trail, landing: Landing, chain: Chain, blobs: Bl
 def accepted_snapshot(trail: Trail, head: Commit, blobs: Blobs) -> Snapshot:
     """The files that count, with the accepted changes that made them, as the model reads them."""
     files, history, reported = {}, {}, {}
+    # Earlier versions of the freezes: when each window was added or lifted is part of the state.
+    earlier = {t.blob: blobs.read(t.blob) for t in trail.records[FREEZES_FILE].touches if t.blob} \
+        if FREEZES_FILE in trail.records else {}
     for path, record in trail.records.items():
         if record.accepted is not None:
             files[path] = blobs.read(record.accepted)
@@ -214,7 +218,7 @@ def accepted_snapshot(trail: Trail, head: Commit, blobs: Blobs) -> Snapshot:
                 reported[path] = record.done
         if record.touches:
             history[path] = tuple(record.touches)
-    return Snapshot(head, files, history, {}, reported)
+    return Snapshot(head, files, history, earlier, reported)
 
 
 def ignored_changes(trail: Trail) -> list[Problem]:

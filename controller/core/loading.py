@@ -41,6 +41,7 @@ from controller.errors import Problem
 PREFIXES = ("releases/", "adopters/", "repos-config/")
 KEYS_DIR = "repos-config/keys/"
 CONFIG_FILES = ("distribution", "repositories", "timelines", "calendar", "roles")
+OPTIONAL_CONFIG_FILES = ("freezes",)  # read where they are used, not part of Config
 RELEASE_FILES = ("release", "verification", "decision", "withdrawal")
 _RELEASE_PATH = re.compile(r"^releases/([^/]+)/([^/]+)/(?:(release|verification|decision|withdrawal)\.yaml"
                            r"|reports/([^/]+)\.yaml|packages/[^/]+)$")
@@ -58,7 +59,7 @@ def classify(path: str) -> str | None:
     """The schema kind of a path, "package" for a binary in a release, None if unrecognized."""
     if path.startswith("repos-config/"):
         name = path.removeprefix("repos-config/")
-        if name.endswith(".yaml") and name[:-5] in CONFIG_FILES:
+        if name.endswith(".yaml") and name[:-5] in CONFIG_FILES + OPTIONAL_CONFIG_FILES:
             return name[:-5]
         if name.startswith(("keys/", "templates/")) or name.endswith(".md"):
             return "extra"
@@ -147,7 +148,7 @@ def locate(problems: list[Problem], world: World) -> list[Problem]:
 def _layout_hint(path: str) -> str:
     return ("releases/<component>/<version>/ holds release.yaml, verification.yaml, decision.yaml, "
             "withdrawal.yaml, reports/<site>.yaml and packages/; adopters/<site>.yaml; repos-config/ holds "
-            + ", ".join(f"{n}.yaml" for n in CONFIG_FILES) + "; move or rename the file")
+            + ", ".join(f"{n}.yaml" for n in CONFIG_FILES + OPTIONAL_CONFIG_FILES) + "; move or rename the file")
 
 
 def _stem(path: str) -> str:
