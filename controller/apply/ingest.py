@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from controller.core.ingest import check_bytes, identity_problem
-from controller.core.model import World
+from controller.core.model import Package, World
 from controller.core.plan import Fetch
 from controller.errors import ControllerError
 from controller.progress import Progress
@@ -48,12 +48,10 @@ def download(world: World, fetches: tuple[Fetch, ...], pool: Pool, policy: Fetch
     return reasons
 
 
-def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str],
-              sign: Callable[[Path], None] | None = None) -> str:
-    """Bring one package into the pool; '' on success, else the reason. A URL package's bytes
-    are those ``download`` left in staging (``downloaded``: its outcome by sha256). An rpm is
-    admitted as the copy ``sign`` signs with the repository's key (the provider's sha256 stays
-    its name in the manifest, in reports and in the pool's record)."""
+def check_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str]) -> str:
+    """Check one package's bytes in staging; '' when they may enter the pool, else the reason. A
+    URL package's bytes are those ``download`` left in staging (``downloaded``: its outcome by
+    sha256)."""
     package = item.package
     release = world.releases[item.release].release
     staged = pool.partial(package.sha256)
@@ -80,23 +78,32 @@ def fetch_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str],
         reason = identity_problem(package, found)
     if reason:
         staged.unlink()
-        return reason
-    if package.format == "rpm" and sign is not None:
-        sign(staged)  # in place: these bytes are ours now, checked against the manifest above
-        pool.admit_signed(staged, package.sha256, package.filename)
-    else:
-        pool.admit(staged, package.sha256, package.filename)
-    return ""
+    return reason
+
+
+def admit_all(pool: Pool, packages: list[Package], sign: Callable[[list[Path]], None] | None) -> None:
+    """Admit checked packages from staging. With ``sign``, an rpm is admitted as the copy signed
+    with the repository's key (the provider's sha256 stays its name in the manifest, in reports
+    and in the pool's record); the rpms are signed all at once, in place: these bytes are ours
+    now, checked against the manifest."""
+    rpms = [p for p in packages if p.format == "rpm"] if sign is not None else []
+    if rpms:
+        sign([pool.partial(p.sha256) for p in rpms])
+    for package in packages:
+        if sign is not None and package.format == "rpm":
+            pool.admit_signed(pool.partial(package.sha256), package.sha256, package.filename)
+        else:
+            pool.admit(pool.partial(package.sha256), package.sha256, package.filename)
 
 
 def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, failures: dict, policy: FetchPolicy,
            now: str, progress: Progress, downloaded: dict[str, str] | None = None,
-           sign: Callable[[Path], None] | None = None) -> tuple[list[str], dict[str, str]]:
+           sign: Callable[[list[Path]], None] | None = None) -> tuple[list[str], dict[str, str]]:
     """Fetch what is missing, release by release; update ``failures`` (retried next run). An
     embargoed release's packages go to the ``private`` pool (outside the served tree), as the
     provider shipped them: they are signed when a channel first serves them.
     ``downloaded``: what an earlier ``download`` of this run got (not tried again); ``sign``
-    signs an rpm file in place.
+    signs rpm files in place.
     Returns (filenames fetched, release -> reason for those that failed now)."""
     fetched, failed = [], {}
     downloaded = dict(downloaded or {})
@@ -106,20 +113,23 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, 
     for item in fetches:
         by_release.setdefault(item.release, []).append(item)
     progress("checking and admitting the packages")
+    admitted: dict[bool, dict[str, Package]] = {False: {}, True: {}}
     for key, items in by_release.items():
         reasons = []
         for item in items:
-            reason = fetch_one(world, item, private if item.private else pool, downloaded,
-                               None if item.private else sign)
+            reason = check_one(world, item, private if item.private else pool, downloaded)
             if reason:
                 reasons.append(reason)
             else:
+                admitted[item.private][item.package.sha256] = item.package
                 fetched.append(item.package.filename)
         if reasons:
             failures[key] = {"reason": "; ".join(reasons), "at": now}
             failed[key] = failures[key]["reason"]
         else:
             failures.pop(key, None)
+    admit_all(pool, list(admitted[False].values()), sign)
+    admit_all(private, list(admitted[True].values()), None)
     if fetched:
         pool.sync()  # admitted without a sync each: one for all, before anything names them
         private.sync()

@@ -78,7 +78,7 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
 
         fetched, failed = ingest(world, fetches, pool, private, failures, options.fetch_policy,
                                  options.now.isoformat(), options.progress, downloaded,
-                                 lambda path: signer().sign_rpm(path))
+                                 lambda paths: signer().sign_rpms(paths))
         remembered.write_failures(store, failures)
         if fetches:
             result = f"{len(failed)} release(s) failed" if failed else "done"

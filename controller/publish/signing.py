@@ -19,6 +19,8 @@ from pathlib import Path
 
 from controller.errors import BadInput, ToolFailed
 
+RPMSIGN_BATCH = 200  # files per rpmsign process: a bounded command line
+
 
 def _agent_running(home: Path) -> bool:
     done = subprocess.run(["gpg-connect-agent", "--homedir", str(home), "--no-autostart", "GETINFO pid", "/bye"],
@@ -69,17 +71,34 @@ class Signer:
     def sign_rpm(self, path: Path) -> None:
         """Sign the rpm at ``path`` in place with this key (a signature it already has is replaced).
         dnf's gpgcheck=1 checks this signature against the published key."""
+        self.sign_rpms([path])
+
+    def sign_rpms(self, paths: list[Path]) -> None:
+        """Sign many rpms in place: one rpmsign per core, each given a batch of files, side by side
+        (a process per file costs its start-up every time; gpg-agent's private-key operation,
+        which remains, runs on both cores)."""
         gpg = shutil.which("gpg") or "/usr/bin/gpg"
-        command = ["rpmsign", "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_path {self.home}",
-                   "--define", f"_gpg_name {self.fingerprint}", "--define", "_gpg_digest_algo sha256",
-                   "--define", "_gpg_sign_cmd_extra_args --batch --no-tty --pinentry-mode loopback", str(path)]
-        try:
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-        except FileNotFoundError:
-            raise ToolFailed(command, 127, "rpmsign not found", "install rpm (make system-deps does)") from None
-        if done.returncode != 0:
-            raise ToolFailed(command, done.returncode, done.stderr.decode(errors="replace"),
-                             f"check that {self.home} holds the secret key {self.fingerprint}")
+        base = ["rpmsign", "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_path {self.home}",
+                "--define", f"_gpg_name {self.fingerprint}", "--define", "_gpg_digest_algo sha256",
+                "--define", "_gpg_sign_cmd_extra_args --batch --no-tty --pinentry-mode loopback"]
+        lanes = max(1, min(os.cpu_count() or 1, len(paths)))
+        for start in range(0, len(paths), lanes * RPMSIGN_BATCH):
+            chunk = paths[start:start + lanes * RPMSIGN_BATCH]
+            commands = [base + [str(p) for p in chunk[lane::lanes]] for lane in range(lanes)]
+            try:
+                running = [(c, subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE)) for c in commands if len(c) > len(base)]
+            except FileNotFoundError:
+                raise ToolFailed(base, 127, "rpmsign not found", "install rpm (make system-deps does)") from None
+            failed = []
+            for command, process in running:
+                _, err = process.communicate(timeout=300 + 10 * len(command))
+                if process.returncode != 0:
+                    failed.append((command, process.returncode, err))
+            if failed:
+                command, code, err = failed[0]
+                raise ToolFailed(command, code, err.decode(errors="replace"),
+                                 f"check that {self.home} holds the secret key {self.fingerprint}")
 
     def public_key(self) -> bytes:
         """The signing key's public half, and those of the retiring keys: what clients trust."""
