@@ -17,7 +17,7 @@ from controller import app
 from controller.apply import state as remembered
 from controller.apply.channels import setup
 from controller.apply.ingest import download
-from controller.apply.run import Outcome, apply_plan, nothing_changed
+from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
 from controller.core import plan as core_plan
 from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
@@ -144,6 +144,7 @@ class Planned:
     notes: list[str] = field(default_factory=list)
     published_before: bool = False  # the target holds an earlier publication (so a ledger existed)
     base_url: str = DEFAULT_BASE_URL  # where the channels are served, for client configurations
+    pools: tuple[Pool, Pool] | None = field(default=None, repr=False)  # public, private: as listed for the plan
 
     @property
     def fetches(self) -> tuple[Fetch, ...]:
@@ -162,25 +163,43 @@ def base_url(world: World, options: Options) -> str:
     return options.base_url or world.config.base_url or DEFAULT_BASE_URL
 
 
-def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
-              store: Target | None = None) -> Planned:
-    """What reconcile would do, assuming every fetch succeeds. Writes nothing (``memo``, the parse
-    cache, is only filled in memory)."""
+@dataclass(frozen=True)
+class Reading:
+    """What a plan reads from git: read once per run, whatever the number of plans."""
+
+    world: World
+    problems: list[Problem]
+    rules: tuple[list[Problem], set[str]]
+
+
+def read_repository(options: Options, memo: dict | None = None) -> Reading:
     check_private_channel(options)
     world, problems = app.read_world(options.repo, options.rev, {} if memo is None else memo)
     if world.config is None:
         raise BadInput("the repository has no valid repos-config/", "rolloutctl validate shows what is wrong",
                        problems)
-    rules = evaluate_rules(Context(world))
-    target = target or options.open_target()
-    store = store or options.open_state_store()
+    return Reading(world, problems, evaluate_rules(Context(world)))
+
+
+@dataclass
+class Holdings:
+    """What the pools hold, the fetches that calls for, and the assessment as it will be once
+    they succeed."""
+
+    pools: tuple[Pool, Pool]  # public, private
+    fetches: tuple[Fetch, ...]
+    assessment: Assessment
+
+
+def assess_holdings(options: Options, reading: Reading, target: Target, store: Target,
+                    notes: list[str] | None = None) -> Holdings:
+    world, problems, rules = reading.world, reading.problems, reading.rules
     pools = _pools(target, options)
-    held = set(pools[0]) | set(pools[1])
-    notes: list[str] = []
+    held = set(pools[0].contents()) | set(pools[1].contents())
     failures = remembered.read_failures(store, notes)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
     before = assess(world, options.now, outcomes, problems=problems, rules=rules)
-    fetches = _missing(world, before, held, options.now)
+    fetches = tuple(_missing(world, before, held, options.now))
     assessment = before
     if fetches:
         optimistic = dict(outcomes)
@@ -188,21 +207,36 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
             touch = landing(world.snapshot, world.releases[key].release.path)
             optimistic[key] = Ingest(True, touch.landed.committer.time)
         assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    planned = plan_for(world, assessment, tuple(fetches), options, problems, rules, target, store, pools)
+    return Holdings(pools, fetches, assessment)
+
+
+def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
+              store: Target | None = None, reading: Reading | None = None, holdings: Holdings | None = None,
+              notes: list[str] | None = None) -> Planned:
+    """What reconcile would do, assuming every fetch succeeds. Writes nothing (``memo``, the parse
+    cache, is only filled in memory). ``holdings`` and ``notes``: what a run found before, when
+    it knows they still hold."""
+    reading = reading or read_repository(options, memo)
+    target = target or options.open_target()
+    store = store or options.open_state_store()
+    notes = [] if notes is None else notes
+    holdings = holdings or assess_holdings(options, reading, target, store, notes)
+    planned = plan_for(reading.world, holdings.assessment, holdings.fetches, options, reading.problems,
+                       reading.rules, target, store, holdings.pools)
     planned.notes += notes
     return planned
 
 
-def _pools(target: Target, options: Options) -> tuple[dict[str, str], dict[str, str]]:
-    """sha256 -> key of what the public pool and the private pool hold."""
-    return Pool(target, options.state).contents(), Pool(options.open_private_area(), options.state).contents()
+def _pools(target: Target, options: Options) -> tuple[Pool, Pool]:
+    """The public pool and the private pool, each listed once, when first asked."""
+    return Pool(target, options.state), Pool(options.open_private_area(), options.state)
 
 
 def replan(planned: Planned, options: Options) -> Planned:
     """The plan again after some fetches failed: from what the pools hold now."""
     world = planned.world
     pools = _pools(planned.target, options)
-    held = set(pools[0]) | set(pools[1])
+    held = set(pools[0].contents()) | set(pools[1].contents())
     outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
     assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
     fetches = planned.plan.fetches + planned.plan.private_fetches
@@ -212,7 +246,7 @@ def replan(planned: Planned, options: Options) -> Planned:
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
              problems: list[Problem], rules, target: Target, store: Target,
-             pools: tuple[dict[str, str], dict[str, str]]) -> Planned:
+             pools: tuple[Pool, Pool]) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
@@ -243,11 +277,12 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
                                                    setup(world, options.private_base_url))
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
-                moves=core_plan.plan_moves(world, now, set(pools[0]), pools[1]), channels=tuple(channels),
+                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()),
+                channels=tuple(channels),
                 private_channels=tuple(private_channels), documents=documents, site=site_action, messages=messages,
                 state_changes=changes)
     return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
-                   store=store, base_url=url, published_before=before)
+                   store=store, base_url=url, published_before=before, pools=pools)
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
@@ -285,26 +320,26 @@ def _previous_states(target: Target) -> dict[str, str]:
 
 
 def reconcile(options: Options) -> Outcome:
+    """Plan once. The repository is read once and the pools listed once, before the lease, to
+    download what is missing (downloads can be slow, and only admitting the bytes needs the
+    lease); under the lease the plan is made from them, unless another run published meanwhile:
+    then the pools are listed again."""
     target = options.open_target()
     store = options.open_state_store()
-    downloaded = _download_first(options, target, store)
+    if nothing_changed(options, target):
+        return Outcome(None)  # nothing written: no lease needed
+    memo = remembered.load_memo(options.state)
+    known = len(memo)
+    reading = read_repository(options, memo)
+    marker, notes = published_marker(target, options.open_private_channel()), []
+    holdings = assess_holdings(options, reading, target, store, notes)
+    downloaded = {}
+    if holdings.fetches:  # private ones too: both download into staging
+        downloaded = download(reading.world, holdings.fetches, holdings.pools[0], options.fetch_policy,
+                              options.progress)
     with leased(target, options.wait) as lease:
-        if nothing_changed(options, target):
-            return Outcome(None)
-        memo = remembered.load_memo(options.state)
-        known = len(memo)
-        planned = make_plan(options, memo, target, store)
+        if published_marker(target, options.open_private_channel()) != marker:
+            holdings, notes = None, []
+        planned = make_plan(options, memo, target, store, reading, holdings, notes)
         remembered.save_memo(options.state, memo, known)
         return apply_plan(planned, options, replan, lease.renew, downloaded)
-
-
-def _download_first(options: Options, target: Target, store: Target) -> dict[str, str]:
-    """Download what a plan made now would fetch, before taking the lease: downloads can be slow,
-    and only admitting the bytes to the pool needs it. Their outcome, by sha256."""
-    if nothing_changed(options, target):
-        return {}
-    planned = make_plan(options, remembered.load_memo(options.state), target, store)
-    fetches = planned.plan.fetches + planned.plan.private_fetches  # both download into staging
-    if not fetches:
-        return {}
-    return download(planned.world, fetches, Pool(target, options.state), options.fetch_policy, options.progress)

@@ -25,7 +25,7 @@ from controller.errors import ControllerError
 from controller.notify import outbox
 from controller.notify.mail import Mailer
 from controller.publish import generations, site
-from controller.publish.pool import PREFIX, Pool
+from controller.publish.pool import Pool
 from controller.publish.signing import Signer
 from controller.publish.target import Target
 
@@ -62,8 +62,7 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     world = planned.world
     journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id, renew)
     target, store = planned.target, planned.store
-    pool = Pool(target, options.state)
-    private = Pool(options.open_private_area(), options.state)
+    pool, private = planned.pools or (Pool(target, options.state), Pool(options.open_private_area(), options.state))
     failures = remembered.read_failures(store)
     fetches = planned.plan.fetches + planned.plan.private_fetches
     notes: list[str] = []
@@ -224,20 +223,22 @@ def _remember(options: Options, planned: Planned, failures: dict, store: Target)
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
         "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(store)),
-        "published": _published_marker(target, options.open_private_channel()),
+        "published": published_marker(target, options.open_private_channel()),
     })
 
 
-def _published_marker(target: Target, private_channel: Target | None) -> str:
-    """Changes when the pool or any channel's manifest changes (another run published), or the
-    private channel is configured, moved or changed."""
-    pool = sorted((s.key, s.size) for s in target.list(PREFIX).values())
+def published_marker(target: Target, private_channel: Target | None) -> str:
+    """Changes when any channel's manifest changes (another run published), or the private
+    channel is configured, moved or changed. The pool is left out (listing it costs a stat per
+    package): a run that admitted packages and published nothing either failed, and said so (the
+    next run plans), or was stopped before it recorded anything; only a publication changes what
+    the plan of the commit recorded here would be."""
     manifests = [hashlib.sha256(target.read(generations.manifest_key(c)) or b"").hexdigest() for c in Channel]
     if private_channel is not None:
         manifests += [private_channel.description] + [
             hashlib.sha256(private_channel.read(generations.manifest_key(c)) or b"").hexdigest()
             for c in public.PrivateChannel]
-    return hashlib.sha256(json.dumps([pool, manifests]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(manifests).encode()).hexdigest()
 
 
 def nothing_changed(options: Options, target: Target) -> bool:
@@ -255,6 +256,6 @@ def _nothing_changed(options: Options, target: Target) -> bool:
         return False
     if options.now < datetime.fromisoformat(last["now"]):
         return False  # replaying an earlier day
-    if last.get("published") != _published_marker(target, options.open_private_channel()):
+    if last.get("published") != published_marker(target, options.open_private_channel()):
         return False
     return app.head_commit(options.repo, options.rev) == last["commit"]
