@@ -269,6 +269,16 @@ def test_the_cli_reconciles_then_says_nothing_to_do(story, site):
     assert plan.returncode == 0 and "nothing to do" in plan.stdout
 
 
+def test_a_commit_that_changes_nothing_the_model_reads_is_skipped(story, site):
+    story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
+    assert run(story, site, "2026-11-02T10:00:00Z").plan is not None
+    story.commit("lars", "2026-11-02T10:30:00Z", {"NOTES.md": "Read by no reconcile.\n"})
+    assert run(story, site, "2026-11-02T11:00:00Z").plan is None
+    story.commit("lars", "2026-11-02T11:30:00Z", {"NOTES.md": "Still read by none.\n"})
+    story.commit("lars", "2026-11-02T11:40:00Z", {"adopters/extra-note.txt": "under adopters/\n"})
+    assert run(story, site, "2026-11-02T12:00:00Z").plan is not None
+
+
 def test_apt_valid_until_is_renewed_only_near_expiry(story, site):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     run(story, site, "2026-11-02T10:00:00Z")

@@ -110,6 +110,26 @@ def _introduced(repo: pygit2.Repository, commit: pygit2.Commit, prefixes: tuple[
     return paths
 
 
+def untouched_since(repo: pygit2.Repository, old: str, head: pygit2.Commit, prefixes: tuple[str, ...],
+                    most: int = 100) -> bool:
+    """Whether ``head`` is commit ``old`` or follows it through first parents (at most ``most``
+    of them), each leaving every top-level directory of ``prefixes`` as its first parent had it."""
+    commit = head
+    for _ in range(most + 1):
+        if str(commit.id) == old:
+            return True
+        if not commit.parents:
+            return False
+        parent = commit.parents[0]
+        for prefix in prefixes:
+            before, after = _subtree(repo, parent.tree, prefix.rstrip("/")), _subtree(repo, commit.tree,
+                                                                                    prefix.rstrip("/"))
+            if (before.id if before is not None else None) != (after.id if after is not None else None):
+                return False
+        commit = parent
+    return False
+
+
 class Chain:
     """The first-parent history of a revision under ``prefixes``, oldest first, as the history
     replay reads it. Each landing's tree diff is computed once, when first asked for. With
