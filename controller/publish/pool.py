@@ -13,6 +13,7 @@ bytes wait there until its date, then are taken into the public pool without a s
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ class Pool:
         when its signed copy is)."""
         if self._contents is None:
             self._contents, self._signed = {}, {}
-            for key in self.target.list(PREFIX):
+            for key in self._keys():
                 if key.count("/") != 3:
                     continue
                 sha256, name = key.split("/")[2:]
@@ -58,6 +59,14 @@ class Pool:
                     signed, size = name.rsplit(SIGNED, 1)[1].split(".")
                     self._signed[sha256] = (signed, int(size))
         return self._contents
+
+    def _keys(self) -> list[str]:
+        """Every key under pool/. On a directory, names only: the pool is content addressed, so
+        a name says all a listing is needed for, and a stat per file costs six times the scan."""
+        root = self.target.local_path(PREFIX.rstrip("/"))
+        if root is None:
+            return list(self.target.list(PREFIX))
+        return [PREFIX + path for path, _ in _scan(root, 2)]
 
     def signed_copies(self) -> dict[str, tuple[str, int]]:
         """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
@@ -129,6 +138,23 @@ class Pool:
 
     def sync(self) -> None:
         self.target.flush()
+
+
+def _scan(root: str, depth: int, relative: str = ""):
+    """(relative path, 0) of every file ``depth`` directories below ``root``; dot names (writes in
+    progress) are left out, as the target's listing leaves them out."""
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if depth == 0:
+            if entry.is_file():
+                yield relative + entry.name, 0
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _scan(entry.path, depth - 1, f"{relative}{entry.name}/")
 
 
 def cached_copy(staging: Path, sha256: str) -> Path:
