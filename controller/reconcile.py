@@ -258,10 +258,11 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
          "beta.json": _json(public.beta_sites(world, assessment, now))},
         {name: _read_text(target, name) for name in DOCUMENTS})
     renderer = Renderer(world.snapshot.files)
-    files = site.render_site(release_views(world, assessment, now), renderer, url,
-                             f"{world.config.distribution_name} releases", _plots(world, assessment, now),
-                             world.config, now)
-    site_action = core_plan.plan_site(files, site.site_digest(files), site.published_digest(target))
+    published_site, published_inputs = site.published_inputs(target)
+    rendered = site.render_site(release_views(world, assessment, now), renderer, url,
+                                f"{world.config.distribution_name} releases", _plots(world, assessment, now),
+                                world.config, now, published_inputs)
+    site_action = core_plan.plan_site(rendered.files, rendered.digest, published_site, rendered.inputs)
     messages: tuple = ()
     if options.smtp is not None:
         send, stale = outbox.select(outbox.read_ledger(store), due_messages(world, assessment, now), now)

@@ -105,7 +105,7 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         target.write(document.name, document.text.encode())
         journal.done(document.describe())
     if plan.site is not None:
-        site.publish_site(target, dict(plan.site.files), plan.site.digest)
+        site.publish_site(target, dict(plan.site.files), plan.site.digest, dict(plan.site.inputs))
         outcome.notes.append(f"pages and feeds updated under {target.description.rstrip('/')}/{site.SITE}/")
         journal.done(plan.site.describe())
     if options.smtp is not None:

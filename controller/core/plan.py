@@ -129,10 +129,11 @@ class PublishSite:
     """The pages and feeds, switched as a whole when any of them changed."""
 
     digest: str
-    files: tuple[tuple[str, str], ...]  # (relative path, text)
+    files: tuple[tuple[str, str], ...]  # (relative path, text) of the files that changed
+    inputs: tuple[tuple[str, str], ...] = ()  # every file of the site: (relative path, what it is made from)
 
     def describe(self) -> str:
-        return f"publish the site: {len(self.files)} pages, feeds and plots"
+        return f"publish the site: {len(self.files)} of {len(self.inputs)} pages, feeds and plots"
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,12 @@ def plan_documents(wanted: dict[str, str], published: dict[str, str | None]) -> 
     return tuple(WriteDocument(name, text) for name, text in sorted(wanted.items()) if published.get(name) != text)
 
 
-def plan_site(files: dict[str, str], digest: str, published_digest: str | None) -> PublishSite | None:
-    return None if digest == published_digest else PublishSite(digest, tuple(sorted(files.items())))
+def plan_site(files: dict[str, str], digest: str, published_digest: str | None,
+              inputs: dict[str, str] | None = None) -> PublishSite | None:
+    """The site when any file's inputs changed (``files``: those rendered, ``inputs``: all)."""
+    if digest == published_digest:
+        return None
+    return PublishSite(digest, tuple(sorted(files.items())), tuple(sorted((inputs or {}).items())))
 
 
 def state_changes(previous: dict[str, str], current: dict[str, str]) -> tuple[tuple[str, str | None, str], ...]:

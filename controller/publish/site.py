@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
@@ -51,42 +52,63 @@ def install_views(config: Config | None, base_url: str) -> list[dict]:
     return channels
 
 
+@dataclass(frozen=True)
+class Site:
+    """The site as a plan sees it: what each file is made from, and the files rendered now."""
+
+    inputs: dict[str, str]  # every file (relative path) -> digest of what it is rendered from
+    files: dict[str, str]  # relative path -> text, for the files whose inputs changed
+    digest: str  # of every file's inputs: changes exactly when a file would
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str,
                 extra: dict[str, str] | None = None, config: Config | None = None,
-                generated_at: datetime | None = None) -> dict[str, str]:
-    """Every file of the site: relative path -> text (``extra``: files made elsewhere, e.g. plots)."""
+                generated_at: datetime | None = None, published: dict[str, str] | None = None) -> Site:
+    """Every file of the site (``extra``: files made elsewhere, e.g. plots), each rendered only
+    when what it is made from differs from ``published`` (file -> inputs, as last published): a
+    page is a function of its template, its release's view and what every page shares, so one
+    release's change renders its page, the index and the feeds, not every page."""
+    published = published or {}
     stamp = generated_at.strftime("%Y-%m-%d %H:%M UTC") if generated_at else ""
-    common = {"site_title": title, "generated_at": generated_at, "generated": stamp,
-              "install": install_views(config, base_url)}
-    files = {"index.html": renderer.render("index.html.j2", releases=views, root="", **common,
-                                           stacks=sorted({v["stack"] for v in views}),
-                                           plots=sorted(p for p in (extra or {}) if p.endswith(".svg"))),
-             **(extra or {})}
+    install = install_views(config, base_url)
+    shared = (renderer.digest(), title, install)  # the generation stamp is left out: see _STAMP
+    common = {"site_title": title, "generated_at": generated_at, "generated": stamp, "install": install}
+    plots = sorted(p for p in (extra or {}) if p.endswith(".svg"))
+    stacks = sorted({v["stack"] for v in views})
+    makers = {"index.html": (_key(shared, "index", views, plots),
+                             lambda: renderer.render("index.html.j2", releases=views, root="", **common,
+                                                     stacks=stacks, plots=plots))}
+    for name, text in (extra or {}).items():
+        makers[name] = (_key("extra", text), lambda text=text: text)
     for view in views:
-        files[f"releases/{view['slug']}.html"] = renderer.render("release.html.j2", r=view, root="../", **common)
+        makers[f"releases/{view['slug']}.html"] = (
+            _key(shared, "release", view),
+            lambda view=view: renderer.render("release.html.j2", r=view, root="../", **common))
     host = urlparse(base_url).hostname or "localhost"
     # One id per release, the same in every feed that lists it, whatever the feed.
     base_id = f"tag:{host},2026:{title.replace(' ', '-').lower()}"
-    for stack in [None, *sorted({v["stack"] for v in views})]:
+    for stack in [None, *stacks]:
         entries = feed_entries(views, stack)
         filename = "feed.atom" if stack is None else f"feed-{stack}.atom"
         newest = max((e["production_at"] for e in entries), default=None)
-        files[filename] = renderer.render(
+        makers[filename] = (_key(shared, "feed", base_url, entries), lambda entries=entries, filename=filename,
+                            stack=stack, newest=newest: renderer.render(
             "feed.atom.j2", entries=entries, filename=filename, base_url=base_url.rstrip("/"), site_title=title,
             title=f"{title}: releases in Production" + (f" ({stack})" if stack else ""),
             feed_id=base_id + (f":feed:{stack}" if stack else ":feed"), entry_id=base_id + ":release",
             updated=newest.isoformat() if newest else None,
-            generated=generated_at.isoformat() if generated_at else "")
-    return files
+            generated=generated_at.isoformat() if generated_at else ""))
+    inputs = {name: key for name, (key, _) in makers.items()}
+    files = {name: make() for name, (key, make) in makers.items() if published.get(name) != key}
+    return Site(inputs, files, _key(sorted(inputs.items())))
 
 
 def _unstamped(text: str) -> bytes:
     return _STAMP.sub("", text).encode()
-
-
-def site_digest(files: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps({k: _unstamped(v).decode() for k, v in files.items()},
-                                     sort_keys=True).encode()).hexdigest()
 
 
 def _manifest(target: Target) -> dict:
@@ -98,18 +120,27 @@ def _manifest(target: Target) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def published_digest(target: Target) -> str | None:
-    """The digest of the site as published, None when there is none (or it cannot be read)."""
-    return _manifest(target).get("digest")
+def published_inputs(target: Target) -> tuple[str | None, dict[str, str]]:
+    """The digest of the site as published and what each file was made from (None and {} when
+    there is none, or it cannot be read: then every page is rendered)."""
+    manifest = _manifest(target)
+    inputs = manifest.get("inputs")
+    return manifest.get("digest"), inputs if isinstance(inputs, dict) else {}
 
 
-def publish_site(target: Target, files: dict[str, str], digest: str) -> None:
-    """Write the pages that changed, each in one step, then the manifest that lists them all."""
-    known = _manifest(target).get("files")
+def publish_site(target: Target, files: dict[str, str], digest: str, inputs: dict[str, str]) -> None:
+    """Write the pages that changed, each in one step, then the manifest that lists them all
+    (``inputs``: every file of the site; ``files``: those rendered now)."""
+    manifest = _manifest(target)
+    known = manifest.get("files")
     known = known if isinstance(known, dict) else {}
     sums = {}
-    for relpath, text in sorted(files.items()):
-        sums[relpath] = hashlib.sha256(_unstamped(text)).hexdigest()
+    for relpath in sorted(inputs):
+        if relpath not in files:
+            sums[relpath] = known.get(relpath)
+            continue
+        sums[relpath] = hashlib.sha256(_unstamped(files[relpath])).hexdigest()
         if known.get(relpath) != sums[relpath]:
-            target.write(f"{SITE}/{relpath}", text.encode())
-    target.write(MANIFEST, (json.dumps({"digest": digest, "files": sums}, indent=1, sort_keys=True) + "\n").encode())
+            target.write(f"{SITE}/{relpath}", files[relpath].encode())
+    target.write(MANIFEST, (json.dumps({"digest": digest, "files": sums, "inputs": inputs}, indent=1,
+                                       sort_keys=True) + "\n").encode())
