@@ -3,9 +3,11 @@ and its detached signature, in a generation of its own named by a metalink; pack
 where they lie in the shared pool. The only createrepo_c user.
 
 Metadata is assembled from per-release blocks: the XML of a release's packages (read once from
-their rpm headers) and its advisory, each kept both as text and as a gzip member. A gzip file may
-hold several members, read back as one stream, so republishing a channel after one release
-changed compresses only that release's block; everything else is concatenated as it is.
+their rpm headers) and its advisory. A gzip file may hold several members, read back as one
+stream: consecutive releases are compressed together, a run ending after each release whose key
+hashes to a multiple of RUN (so about RUN releases a member, compressing nearly as well as one
+stream), and each member is kept by the blocks it holds. Adding or changing one release changes
+one run: republishing compresses that member and concatenates the others as they are.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ _HEADS = {
 }
 _TAILS = {"primary": "</metadata>\n", "filelists": "</filelists>\n", "other": "</otherdata>\n",
           "updateinfo": "</updates>\n"}
-_FORMAT = "yum-block-2"
+_FORMAT = "yum-block-3"
+RUN = 32  # releases per gzip member, on average
 
 
 def rpm_identity(path: str) -> tuple[str, int, str, str, str]:
@@ -60,7 +63,6 @@ def href_of(entry: Entry) -> str:
 @dataclass(frozen=True)
 class Block:
     text: dict[str, bytes]
-    packed: dict[str, bytes]  # gzip members
 
 
 class BlockCache:
@@ -69,12 +71,28 @@ class BlockCache:
     def __init__(self, root: Path):
         self.root = Path(root) / "yum"
 
-    def get_all(self, repo: str, wanted: list[tuple[list[Entry], Advisory | None]], pool_path) -> list[Block]:
-        """The blocks for each (entries, advisory), building the missing ones on every core."""
+    def get_all(self, repo: str, wanted: list[tuple[list[Entry], Advisory | None]],
+                pool_path) -> tuple[list[str], list[Block]]:
+        """The key and block of each (entries, advisory), building the missing ones on every core."""
         keys = [hashlib.sha256(repr((_FORMAT, repo, entries, advisory)).encode()).hexdigest()
                 for entries, advisory in wanted]
         jobs = [(entries, advisory, pool_path) for entries, advisory in wanted]
-        return cached_results(self.root, keys, jobs, _make_block_job, _write_block, _read_block)
+        return keys, cached_results(self.root, keys, jobs, _make_block_job, _write_block, _read_block)
+
+    def members(self, kind: str, keys: list[str], blocks: list[Block]) -> list[bytes]:
+        """The gzip members of ``kind`` for the blocks, one a run, compressed only when new."""
+        runs, start = [], 0
+        for i, key in enumerate(keys):
+            if int(key[:8], 16) % RUN == 0 or i == len(keys) - 1:
+                runs.append((start, i + 1))
+                start = i + 1
+        run_keys = [hashlib.sha256(f"{kind}:{':'.join(keys[a:b])}".encode()).hexdigest() for a, b in runs]
+        texts = [b"".join(block.text[kind] for block in blocks[a:b]) for a, b in runs]
+        return cached_results(self.root / "runs", run_keys, texts, _gzip, bytes, bytes)
+
+
+def _gzip(text: bytes) -> bytes:
+    return gzip.compress(text, compresslevel=6, mtime=0) if text else b""
 
 
 def _make_block_job(job) -> Block:
@@ -82,7 +100,7 @@ def _make_block_job(job) -> Block:
 
 
 def _write_block(block: Block) -> bytes:
-    parts = [block.text[k] for k in KINDS] + [block.packed[k] for k in KINDS]
+    parts = [block.text[k] for k in KINDS]
     return json.dumps([len(p) for p in parts]).encode() + b"\n" + b"".join(parts)
 
 
@@ -92,7 +110,7 @@ def _read_block(raw: bytes) -> Block:
     for size in json.loads(header):
         parts.append(body[offset:offset + size])
         offset += size
-    return Block(dict(zip(KINDS, parts[:4], strict=True)), dict(zip(KINDS, parts[4:], strict=True)))
+    return Block(dict(zip(KINDS, parts, strict=True)))
 
 
 def _make_block(entries: list[Entry], advisory: Advisory | None, pool_path) -> Block:
@@ -107,8 +125,7 @@ def _make_block(entries: list[Entry], advisory: Advisory | None, pool_path) -> B
         text["other"].append(other)
     if advisory is not None:
         text["updateinfo"].append(cr.xml_dump_updaterecord(_update_record(advisory, entries)))
-    joined = {k: "".join(v).encode() for k, v in text.items()}
-    return Block(joined, {k: gzip.compress(v, compresslevel=6, mtime=0) if v else b"" for k, v in joined.items()})
+    return Block({k: "".join(v).encode() for k, v in text.items()})
 
 
 def build_repository(prefix: str, content: RepoContent, pool_path, cache: BlockCache, signer: Signer,
@@ -122,7 +139,7 @@ def build_repository(prefix: str, content: RepoContent, pool_path, cache: BlockC
     for entry in content.entries:
         by_release.setdefault(entry.release, []).append(entry)
     advisories = {a.release: a for a in content.advisories}
-    blocks = cache.get_all(content.repository.name,
+    keys, blocks = cache.get_all(content.repository.name,
                            [(entries, advisories.get(key)) for key, entries in sorted(by_release.items())], pool_path)
     use_xz = "xz" in content.repository.compression and "gz" not in content.repository.compression
     repomd = cr.Repomd()
@@ -135,7 +152,7 @@ def build_repository(prefix: str, content: RepoContent, pool_path, cache: BlockC
         if use_xz:
             packed, suffix = lzma.compress(b"".join(texts)), "xz"
         else:
-            members = [gzip.compress(head, mtime=0), *(b.packed[kind] for b in blocks), gzip.compress(tail, mtime=0)]
+            members = [gzip.compress(head, mtime=0), *cache.members(kind, keys, blocks), gzip.compress(tail, mtime=0)]
             packed, suffix = b"".join(members), "gz"
         name, record = _record(kind, texts, packed, suffix, revision)
         files[name] = packed
