@@ -15,8 +15,6 @@ from pathlib import Path
 
 from controller import app
 from controller.apply import state as remembered
-from controller.apply.channels import setup
-from controller.apply.ingest import download
 from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
 from controller.core import plan as core_plan
 from controller.core import public
@@ -252,6 +250,8 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
     desired = compute_desired(world, assessment, now)
     published = {c: generations.read_published(target, c) for c in Channel}
     before = any(published.values()) or target.read("status.json") is not None
+    from controller.apply.channels import setup  # here: a run that stops at once does not load the writers
+
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
@@ -336,6 +336,8 @@ def reconcile(options: Options) -> Outcome:
     holdings = assess_holdings(options, reading, target, store, notes)
     downloaded = {}
     if holdings.fetches:  # private ones too: both download into staging
+        from controller.apply.ingest import download
+
         downloaded = download(reading.world, holdings.fetches, holdings.pools[0], options.fetch_policy,
                               options.progress)
     with leased(target, options.wait) as lease:

@@ -14,9 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from controller import app
-from controller.apply import channels as channel_step
 from controller.apply import state as remembered
-from controller.apply.ingest import ingest
 from controller.core import public
 from controller.core.messages import Message, manager_emails
 from controller.core.model import Channel
@@ -59,6 +57,10 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
     """Carry out ``planned``; when a fetch fails, what follows is planned again from the pool.
     ``renew`` keeps the lease on the target alive between steps; ``downloaded``: the packages
     this run downloaded before taking it (their outcome by sha256)."""
+    # Here, not at the top: a run that stops at once (nothing changed) loads none of the writers.
+    from controller.apply import channels as channel_step
+    from controller.apply.ingest import ingest
+
     world = planned.world
     journal = remembered.Journal(options.state, options.now.isoformat(), world.snapshot.head.id, renew)
     target, store = planned.target, planned.store
@@ -123,6 +125,8 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
 def _publish_private(plan, world, sources: tuple[Pool, Pool], signer: Signer, options: Options) -> None:
     """The private channel, in its own location with its own pool (filled from the private pool,
     never fetched again). Its errors name the packages: what is said of them is redacted."""
+    from controller.apply import channels as channel_step
+
     target = options.open_private_channel()
     pool = Pool(target, options.state)
     try:

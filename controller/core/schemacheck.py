@@ -11,13 +11,15 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING
 
 from controller.core.yamlio import Document, escape_pointer
 from controller.errors import Problem
+
+if TYPE_CHECKING:  # imported when first validating: a run whose files are all cached needs none of it
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 BASE = "https://rolloutctl.invalid/schemas/"
 CHECKS = "fill-in-1"  # what check() adds to the schemas; a new value invalidates cached results
@@ -48,6 +50,8 @@ def schemas_digest() -> str:
 
 @cache
 def _registry() -> tuple[Registry, dict[str, dict]]:
+    from referencing import Registry, Resource
+
     schemas = {}
     for entry in schema_files():
         # Schemas carry no $id so that editors resolve their relative $refs next to the file;
@@ -60,6 +64,8 @@ def _registry() -> tuple[Registry, dict[str, dict]]:
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     registry, schemas = _registry()
     name = f"{kind}.schema.json"
     return Draft202012Validator(_inline(schemas[name], schemas, name), registry=registry)

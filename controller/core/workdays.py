@@ -11,8 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from controller.core.model import Calendar, World
 from controller.errors import Problem
 
@@ -24,6 +22,8 @@ CALENDAR_FILE = "repos-config/calendar.yaml"
 def public_holidays(country: str, subdivision: str | None, year: int) -> dict[str, str]:
     """ISO date -> name of the public holidays of a country (and subdivision) in a year; empty for
     a country the package does not know (the calendar-country rule reports that)."""
+    import holidays  # here: a run that counts no working days need not load it
+
     try:
         found = holidays.country_holidays(country, subdiv=subdivision, years=year)
     except NotImplementedError:
@@ -42,13 +42,24 @@ def check_calendar_country(world: World) -> Iterable[Problem]:
     cal = world.config.calendar if world.config else None
     if cal is None or not cal.country:
         return
-    supported = holidays.list_supported_countries()
-    if cal.country not in supported:
+    subdivisions = _subdivisions(cal.country)
+    if subdivisions is None:
         yield Problem(CALENDAR_FILE, f"country {cal.country!r} has no public-holiday calendar",
                       "use an ISO 3166-1 alpha-2 code such as NL, DE or IT", "/country", rule="calendar-country")
-    elif cal.subdivision and cal.subdivision not in supported[cal.country]:
+    elif cal.subdivision and cal.subdivision not in subdivisions:
         yield Problem(CALENDAR_FILE, f"{cal.country} has no subdivision {cal.subdivision!r}",
-                      "use one of: " + ", ".join(supported[cal.country]), "/subdivision", rule="calendar-country")
+                      "use one of: " + ", ".join(subdivisions), "/subdivision", rule="calendar-country")
+
+
+def _subdivisions(country: str) -> list[str] | None:
+    """The subdivisions of a country the holidays package knows, None for one it does not. Only
+    that country's module is imported: listing every country imports them all (about a second)."""
+    import holidays
+    from holidays.registry import EntityLoader
+
+    if country not in set(EntityLoader.get_country_codes()):
+        return None
+    return list(getattr(holidays, country).subdivisions)
 
 
 def _bounds(cal: Calendar, day: date) -> tuple[datetime, datetime] | None:

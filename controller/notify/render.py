@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import jinja2
-
 SHIPPED = Path(__file__).resolve().parent / "templates"
 OVERRIDES = "repos-config/templates/"
 
 
 class Renderer:
     def __init__(self, repository_files: dict[str, bytes]):
+        import jinja2  # here, not at the top: a run that renders nothing does not load it
+
         overrides = {path.removeprefix(OVERRIDES): data.decode("utf-8")
                      for path, data in repository_files.items() if path.startswith(OVERRIDES)}
         self.overrides = overrides
