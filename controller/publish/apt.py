@@ -11,11 +11,11 @@ import gzip
 import hashlib
 import json
 import lzma
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from controller.core.desired import Entry, RepoContent
-from controller.publish.debfile import control_fields
 from controller.publish.parallel import cached_results
 from controller.publish.pool import pool_key
 from controller.publish.signing import Signer
@@ -23,6 +23,7 @@ from controller.publish.target import Publication
 
 COMPONENT = "main"
 _ANY = ("all",)
+_SIDE_BY_SIDE_FROM = 1 << 20  # bytes of Packages from which a second thread pays for itself
 
 
 class StanzaCache:
@@ -40,6 +41,8 @@ class StanzaCache:
 
 
 def _stanzas_job(job) -> list[tuple[str, str]]:
+    from controller.publish.debfile import control_fields  # here: its readers load only when a stanza is made
+
     entries, pool_path = job
     return [(e.arch, _stanza(control_fields(Path(pool_path(e.sha256, e.filename)).read_bytes(), e.filename), e))
             for e in entries]
@@ -56,6 +59,19 @@ def _stanza(fields: list[tuple[str, str]], entry: Entry) -> str:
     lines = [f"{key}: {value}" for key, value in fields if key not in drop]
     lines += [f"Filename: {pool_key(entry.sha256, entry.filename)}", f"Size: {entry.size}", f"SHA256: {entry.sha256}"]
     return "\n".join(lines) + "\n"
+
+
+def _compressed(index: bytes, compression: tuple[str, ...] | list[str]) -> dict[str, bytes]:
+    """Packages.gz and Packages.xz as the repository asks, compressed side by side: zlib and
+    lzma let go of the GIL while they work, so the two take the time of the slower one."""
+    makers = {"Packages.gz": lambda: gzip.compress(index, compresslevel=9, mtime=0),
+              "Packages.xz": lambda: lzma.compress(index)}
+    wanted = [name for name, kind in (("Packages.gz", "gz"), ("Packages.xz", "xz")) if kind in compression]
+    if len(wanted) < 2 or len(index) < _SIDE_BY_SIDE_FROM:
+        return {name: makers[name]() for name in wanted}
+    with ThreadPoolExecutor(len(wanted)) as workers:
+        futures = {name: workers.submit(makers[name]) for name in wanted}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _rfc2822(value: datetime) -> str:
@@ -80,11 +96,7 @@ def build_repository(suite: str, channel: str, content: RepoContent, pool_path, 
         chosen = [text for entry_arch, text in stanzas if entry_arch == arch or entry_arch in _ANY]
         index = "\n".join(chosen).encode()
         folder = f"{dist}/{COMPONENT}/binary-{arch}"
-        variants = {"Packages": index}
-        if "gz" in repo.compression:
-            variants["Packages.gz"] = gzip.compress(index, compresslevel=9, mtime=0)
-        if "xz" in repo.compression:
-            variants["Packages.xz"] = lzma.compress(index)
+        variants = {"Packages": index, **_compressed(index, repo.compression)}
         for name, data in variants.items():
             digest = hashlib.sha256(data).hexdigest()
             publication.once[f"{folder}/by-hash/SHA256/{digest}"] = data
