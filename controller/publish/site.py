@@ -75,18 +75,20 @@ def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str
     published = published or {}
     stamp = generated_at.strftime("%Y-%m-%d %H:%M UTC") if generated_at else ""
     install = install_views(config, base_url)
-    shared = (renderer.digest(), title, install)  # the generation stamp is left out: see _STAMP
+    shared = _key(renderer.digest(), title, install)  # the generation stamp is left out: see _STAMP
+    # Each view's digest once: the index and every feed that lists a release use the same one.
+    digests = {id(view): _key(view) for view in views}
     common = {"site_title": title, "generated_at": generated_at, "generated": stamp, "install": install}
     plots = sorted(p for p in (extra or {}) if p.endswith(".svg"))
     stacks = sorted({v["stack"] for v in views})
-    makers = {"index.html": (_key(shared, "index", views, plots),
+    makers = {"index.html": (_key(shared, "index", [digests[id(v)] for v in views], plots),
                              lambda: renderer.render("index.html.j2", releases=views, root="", **common,
                                                      stacks=stacks, plots=plots))}
     for name, text in (extra or {}).items():
         makers[name] = (_key("extra", text), lambda text=text: text)
     for view in views:
         makers[f"releases/{view['slug']}.html"] = (
-            _key(shared, "release", view),
+            _key(shared, "release", digests[id(view)]),
             lambda view=view: renderer.render("release.html.j2", r=view, root="../", **common))
     host = urlparse(base_url).hostname or "localhost"
     # One id per release, the same in every feed that lists it, whatever the feed.
@@ -95,7 +97,8 @@ def render_site(views: list[dict], renderer: Renderer, base_url: str, title: str
         entries = feed_entries(views, stack)
         filename = "feed.atom" if stack is None else f"feed-{stack}.atom"
         newest = max((e["production_at"] for e in entries), default=None)
-        makers[filename] = (_key(shared, "feed", base_url, entries), lambda entries=entries, filename=filename,
+        listed = [digests[id(e)] for e in entries]
+        makers[filename] = (_key(shared, "feed", base_url, listed), lambda entries=entries, filename=filename,
                             stack=stack, newest=newest: renderer.render(
             "feed.atom.j2", entries=entries, filename=filename, base_url=base_url.rstrip("/"), site_title=title,
             title=f"{title}: releases in Production" + (f" ({stack})" if stack else ""),
