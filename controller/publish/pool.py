@@ -13,8 +13,10 @@ bytes wait there until its date, then are taken into the public pool without a s
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,12 +63,14 @@ class Pool:
         return self._contents
 
     def _keys(self) -> list[str]:
-        """Every key under pool/. On a directory, names only: the pool is content addressed, so
-        a name says all a listing is needed for, and a stat per file costs six times the scan."""
+        """Every key under pool/. On a directory, names only (the pool is content addressed, so a
+        name says all a listing is needed for), and from a listing kept in staging for each
+        package's directory whose modification time has not changed since."""
         root = self.target.local_path(PREFIX.rstrip("/"))
         if root is None:
             return list(self.target.list(PREFIX))
-        return [PREFIX + path for path, _ in _scan(root, 2)]
+        kept = self.staging / "pool-listings" / f"{hashlib.sha256(root.encode()).hexdigest()[:24]}.json"
+        return [PREFIX + path for path in _listing(root, kept)]
 
     def signed_copies(self) -> dict[str, tuple[str, int]]:
         """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
@@ -140,21 +144,51 @@ class Pool:
         self.target.flush()
 
 
-def _scan(root: str, depth: int, relative: str = ""):
-    """(relative path, 0) of every file ``depth`` directories below ``root``; dot names (writes in
-    progress) are left out, as the target's listing leaves them out."""
+# A directory changed less than this long before it was listed may change again within the same
+# tick of its modification time: its kept listing is not trusted (as git treats racy entries).
+_SETTLED_NS = 2_000_000_000
+
+
+def _listing(root: str, kept: Path) -> list[str]:
+    """<xx>/<sha256>/<file> of every file in the pool at ``root``; dot names (writes in progress)
+    are left out, as the target's listing leaves them out. A package's directory is read again
+    only when its modification time differs from the one kept with its listing in ``kept``: a
+    stat instead of opening and reading a directory per package."""
     try:
-        entries = list(os.scandir(root))
+        known = json.loads(kept.read_text())
+    except (OSError, ValueError):
+        known = {}
+    listed_at = known.get("listed_at", 0) if isinstance(known, dict) else 0
+    before = known.get("dirs", {}) if isinstance(known, dict) else {}
+    now, dirs, found = time.time_ns(), {}, []
+    for xx in _names(root):
+        for sha256 in _names(f"{root}/{xx}"):
+            folder = f"{root}/{xx}/{sha256}"
+            try:
+                modified = os.stat(folder).st_mtime_ns
+            except OSError:
+                continue
+            relative = f"{xx}/{sha256}"
+            old = before.get(relative)
+            if old is not None and old[0] == modified and modified < listed_at - _SETTLED_NS:
+                names = old[1]
+            else:
+                names = _names(folder)
+            dirs[relative] = [modified, names]
+            found += [f"{relative}/{name}" for name in names]
+    if dirs != before:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"listed_at": now, "dirs": dirs}))
+        os.replace(partial, kept)
+    return found
+
+
+def _names(folder: str) -> list[str]:
+    try:
+        return sorted(name for name in os.listdir(folder) if not name.startswith("."))
     except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if depth == 0:
-            if entry.is_file():
-                yield relative + entry.name, 0
-        elif entry.is_dir(follow_symlinks=False):
-            yield from _scan(entry.path, depth - 1, f"{relative}{entry.name}/")
+        return []
 
 
 def cached_copy(staging: Path, sha256: str) -> Path:
