@@ -49,7 +49,7 @@ test: system-deps venv
 
 bench: system-deps venv
 	$(VENV)/bin/python bench/validate_bench.py
-	$(VENV)/bin/python bench/publish_bench.py
+	$(VENV)/bin/python bench/peers_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

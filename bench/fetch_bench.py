@@ -26,7 +26,7 @@ sys.path.insert(0, str(TOP / "scripts"))
 sys.path.insert(0, str(TOP / "bench"))
 sys.path.insert(0, str(TOP))
 
-import publish_bench as bench  # noqa: E402
+import bench_packages as bench  # noqa: E402
 import yaml  # noqa: E402
 from example_repo import GitWriter  # noqa: E402
 
