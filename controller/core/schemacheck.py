@@ -22,7 +22,7 @@ from controller.errors import Problem
 BASE = "https://rolloutctl.invalid/schemas/"
 CHECKS = "fill-in-1"  # what check() adds to the schemas; a new value invalidates cached results
 KINDS = ("release", "verification", "report", "decision", "withdrawal", "adopter",
-         "distribution", "repositories", "timelines", "calendar", "roles", "freezes")
+         "distribution", "repositories", "timelines", "calendar", "roles", "freezes", "snapshots")
 
 
 def schema_files() -> list:
