@@ -16,6 +16,7 @@ from controller.core.ingest import check_bytes, check_committed_packages, identi
 from controller.core.loading import PREFIXES, load_world, locate
 from controller.core.metrics import compute_metrics
 from controller.core.model import Commit, World
+from controller.core.snapshots import read_snapshots
 from controller.core.timeline import landing
 from controller.errors import ControllerError, Problem
 from controller.publish.pool import held_packages
@@ -118,13 +119,13 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -
     if base is None:
         world, problems = read_world(repo_path, rev)
         result = assess(world, now, _assume_fetched(world), problems=problems)
-        findings = result.findings + _package_file_problems(world, world.releases)
+        findings = result.findings + _package_file_problems(world, world.releases) + read_snapshots(world)[1]
         return Validation(_sorted(locate(findings, world)), len(world.snapshot.files), "repository",
                           list(world.notes))
     world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
     result = assess(world, now, _assume_fetched(world), pending, problems)
     touched = {key for key in map(release_key, changed) if key}
-    findings = result.findings + _package_file_problems(world, touched)
+    findings = result.findings + _package_file_problems(world, touched) + read_snapshots(world)[1]
     relevant = [p for p in findings if p.file in changed or _is_dir_of(p.file, changed)]
     return Validation(_sorted(locate(relevant, world)), len(changed), f"changes since {base}", list(world.notes))
 

@@ -106,6 +106,7 @@ def render_status(result: Assessment, statuses: list[ReleaseStatus], now: dateti
                 lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")
         for p in s.findings:
             lines.append(f"  problem: {p.render()} [{p.rule}]")
+    lines += _freeze_lines(result, now)
     others = [p for p in result.findings if not any(p.file.startswith(f"releases/{s.key}/") for s in statuses)]
     if others and len(statuses) == len(result.statuses):
         lines.append("other problems:")
@@ -114,6 +115,22 @@ def render_status(result: Assessment, statuses: list[ReleaseStatus], now: dateti
         lines.append("undelivered messages (not retried; the managers were told):")
         lines += [f"  {d['subject']} to {', '.join(d['recipients'])}: {d['reason']}" for d in undelivered]
     return "\n".join(lines) if lines else "no releases"
+
+
+def _freeze_lines(result: Assessment, now: datetime) -> list[str]:
+    """The freezes in force or to come, and every lift with who made it (the audit trail)."""
+    lines = []
+    for f in result.freezes:
+        if f.lifted is None and f.end is not None and f.end <= now:
+            continue
+        stacks = ", ".join(sorted(f.stacks)) if f.stacks else "every stack"
+        emergencies = "emergencies pass" if f.emergencies_pass else "emergencies held"
+        lines.append(f"  {f.name}: from {f.start:%Y-%m-%d %H:%M} UTC until {f.until_text()}; {stacks}; "
+                     f"{emergencies} ({f.reason})")
+        if f.lifted is not None:
+            lines.append(f"    lifted by {f.lifted.by} at {f.lifted.at:%Y-%m-%d %H:%M} UTC in commit "
+                         f"{f.lifted.commit}: {f.lifted.reason}")
+    return ["freezes:", *lines] if lines else []
 
 
 # --- plan and reconcile --------------------------------------------------------------------------

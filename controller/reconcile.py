@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from controller.core.model import Channel, State, World
 from controller.core.plan import Fetch, Plan
 from controller.core.policy import Context, evaluate_rules
 from controller.core.public import PrivateChannel
+from controller.core.snapshots import first_snapshots, read_snapshots, snapshot_contents
 from controller.core.timeline import landing
 from controller.core.views import release_views
 from controller.errors import BadInput, Problem
@@ -253,13 +254,20 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
     from controller.apply.channels import setup  # here: a run that stops at once does not load the writers
 
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
+    kept, upcoming = _snapshots(world, now, rules, pools)
+    if upcoming is not None and (assessment.next_change is None or upcoming < assessment.next_change):
+        assessment = replace(assessment, next_change=upcoming)  # a run then takes the snapshot
+    channels += core_plan.plan_snapshots(
+        {(snap.channel, snap.day.isoformat()): content for snap, content in kept.items()},
+        {(snap.channel, snap.day.isoformat()): generations.read_published(target, snap.channel, snap.day.isoformat())
+         for snap in kept}, now, setup(world, url))
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
          "beta.json": _json(public.beta_sites(world, assessment, now))},
         {name: _read_text(target, name) for name in DOCUMENTS})
     renderer = Renderer(world.snapshot.files)
     published_site, published_inputs = site.published_inputs(target)
-    rendered = site.render_site(release_views(world, assessment, now), renderer, url,
+    rendered = site.render_site(release_views(world, assessment, now, first_snapshots(kept)), renderer, url,
                                 f"{world.config.distribution_name} releases", _plots(world, assessment, now),
                                 world.config, now, published_inputs)
     site_action = core_plan.plan_site(rendered.files, rendered.digest, published_site, rendered.inputs)
@@ -284,6 +292,17 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
                 state_changes=changes)
     return Planned(world, assessment, plan, locate(assessment.findings, world), rules, renderer, target=target,
                    store=store, base_url=url, published_before=before, pools=pools)
+
+
+def _snapshots(world: World, now: datetime, rules, pools: tuple[Pool, Pool]):
+    """The dated snapshots whose day is over, with what each holds: the channel recomputed at the
+    end of its day, packages counted as ingested when the public pool holds them."""
+    snapshots, _ = read_snapshots(world)
+    if not snapshots:
+        return {}, None
+    outcomes = ingest_outcomes(world, pools[0].contents().__contains__, {})
+    contents = snapshot_contents(world, snapshots, now, lambda at: assess(world, at, outcomes, rules=rules))
+    return contents, min((s.at for s in snapshots if s.at > now), default=None)
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:

@@ -171,7 +171,9 @@ def test_time_travel_with_now_still_holds(story, capsys):
     assert cli.main(["--repo", repo, "status", "arc-ce/6.19.0", "--now", "2026-12-29T12:00:00Z"]) == 0
     assert "held by the freeze end-of-year until 2027-01-03 23:00 UTC" in capsys.readouterr().out
     assert cli.main(["--repo", repo, "status", "arc-ce/6.19.0", "--now", "2027-01-02T12:00:00Z"]) == 0
-    assert "arc-ce/6.19.0: production since 2027-01-02 09:00 UTC" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "arc-ce/6.19.0: production since 2027-01-02 09:00 UTC" in out
+    assert "lifted by Maria Duarte at 2027-01-02 09:00 UTC in commit" in out  # the audit trail
 
 
 def test_bad_freezes_are_named_with_their_field(story):

@@ -85,7 +85,7 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
                   base_url: str) -> tuple[Publication, datetime | None]:
     """Every object of the channel's new publication, and apt's Valid-Until if it has apt."""
     config = world.config
-    channel = action.channel
+    channel, label = action.channel, action.label
     publication = Publication()
     public_key = signer.public_key()
     valid_until = None
@@ -94,19 +94,20 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
         repo = repo_content.repository
         if repo.format == "yum":
             repo_content = served(repo_content, pool, signer, cache.parent)
-            publication.add(yum.build_repository(f"{channel.value}/{repo.name}", repo_content, reader,
+            publication.add(yum.build_repository(f"{label}/{repo.name}", repo_content, reader,
                                                  yum.BlockCache(cache), signer, int(now.timestamp()), base_url))
-            config_file = clients.dnf_repo(repo, channel, base_url, f"{config.distribution_name} {repo.distribution}")
-            publication.indexes.append((f"{channel.value}/{repo.name}.repo", config_file.encode()))
+            config_file = clients.dnf_repo(repo, channel, base_url, f"{config.distribution_name} {repo.distribution}",
+                                           label)
+            publication.indexes.append((f"{label}/{repo.name}.repo", config_file.encode()))
         else:
             valid_until = now + VALIDITY
-            label = f"{config.distribution_name} {repo.distribution} {repo.platform} {channel.value}"
-            suite = apt.suite_of(repo.name, channel.value)
-            publication.add(apt.build_repository(suite, channel.value, repo_content, reader, apt.StanzaCache(cache),
-                                                 signer, label, now, valid_until))
+            title = f"{config.distribution_name} {repo.distribution} {repo.platform} {label}"
+            suite = apt.suite_of(repo.name, label)
+            publication.add(apt.build_repository(suite, label, repo_content, reader, apt.StanzaCache(cache),
+                                                 signer, title, now, valid_until))
             config_file = clients.apt_sources(repo, channel, base_url, public_key, suite)
-            publication.indexes.append((f"{channel.value}/{repo.name}.sources", config_file.encode()))
-    publication.indexes.append((f"{channel.value}/key.asc", public_key))
+            publication.indexes.append((f"{label}/{repo.name}.sources", config_file.encode()))
+    publication.indexes.append((f"{label}/key.asc", public_key))
     return publication, valid_until
 
 
@@ -122,5 +123,5 @@ def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Si
     manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": setup(world, base_url),
                 "valid_until": valid_until.isoformat() if valid_until else None,
                 "files": {r.repository.name: sorted(e.filename for e in r.entries) for r in content.repos}}
-    target.write(generations.manifest_key(action.channel),
+    target.write(generations.manifest_key(action.channel, action.snapshot),
                  (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())

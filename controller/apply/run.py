@@ -94,10 +94,10 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             journal.done(f"move {len(plan.moves)} package(s) into the public pool")
         url = planned.base_url
         for action in plan.channels:
-            options.progress(f"publishing {action.channel.value}")
+            options.progress(f"publishing {action.label}")
             channel_step.publish_channel(action, world, pool, signer(), target, options.state / "cache",
                                          options.now, url, options.before_switch)
-            journal.done(f"publish {action.channel.value}")
+            journal.done(f"publish {action.label}")
         if plan.private_channels:
             options.progress("publishing the private channel")
             _publish_private(plan, world, (private, pool), signer(), options)

@@ -134,6 +134,17 @@ country: {fed.country}
 #     stacks: [{EXAMPLE_STACK}]     # only these stacks; omitted: every stack
 freezes: []
 """
+    files["repos-config/snapshots.yaml"] = f"""{_schema_line("snapshots", 1)}
+# Dated snapshots: a channel kept as it stood at the end of a day, served beside the live channel
+# (production-2027-12-01/ for dnf, the apt suite <repository>-production-2027-12-01) and never
+# pruned while its entry stays here. For example:
+#
+# snapshots:
+#   - channel: production
+#     date: "2027-12-01"
+#     reason: sites reproduce the December installation
+snapshots: []
+"""
     files["repos-config/roles.yaml"] = f"""{_schema_line("roles", 1)}
 # Who may make which change (people are keyed by a short name; teams list those keys). Replace the
 # example people with yours; early-adopter administrators are listed in adopters/, not here.

@@ -41,7 +41,7 @@ from controller.errors import Problem
 PREFIXES = ("releases/", "adopters/", "repos-config/")
 KEYS_DIR = "repos-config/keys/"
 CONFIG_FILES = ("distribution", "repositories", "timelines", "calendar", "roles")
-OPTIONAL_CONFIG_FILES = ("freezes",)  # read where they are used, not part of Config
+OPTIONAL_CONFIG_FILES = ("freezes", "snapshots")  # read where they are used, not part of Config
 RELEASE_FILES = ("release", "verification", "decision", "withdrawal")
 _RELEASE_PATH = re.compile(r"^releases/([^/]+)/([^/]+)/(?:(release|verification|decision|withdrawal)\.yaml"
                            r"|reports/([^/]+)\.yaml|packages/[^/]+)$")

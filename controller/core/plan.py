@@ -5,7 +5,7 @@ carries out in order. Pure: the published side arrives as plain values read by t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from controller.core.desired import ChannelContent
@@ -56,9 +56,16 @@ class PublishChannel:
     added: dict[str, list[str]] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)
     reason: str = ""
+    snapshot: str = ""  # a dated snapshot's day (YYYY-MM-DD); "" for the live channel
+
+    @property
+    def label(self) -> str:
+        """Where it is published: the channel's name, or a snapshot's (production-2026-12-01)."""
+        return f"{self.channel.value}-{self.snapshot}" if self.snapshot else self.channel.value
 
     def describe(self) -> str:
-        lines = [f"publish {self.channel.value}: {self.reason}"]
+        name = f"the snapshot {self.channel.value}/{self.snapshot}" if self.snapshot else self.channel.value
+        lines = [f"publish {name}: {self.reason}"]
         for repo in sorted(set(self.added) | set(self.removed)):
             for name in self.added.get(repo, ()):
                 lines.append(f"  + {repo}/{name}")
@@ -106,6 +113,18 @@ def plan_channels(desired: dict[Channel, ChannelContent], published: dict[Channe
             actions.append(PublishChannel(channel, content, {}, {}, "base URL or signing key changed"))
         elif current.valid_until is not None and current.valid_until - now <= RENEW_MARGIN:
             actions.append(PublishChannel(channel, content, {}, {}, "apt Valid-Until renewal"))
+    return actions
+
+
+def plan_snapshots(desired: dict[tuple[Channel, str], ChannelContent],
+                   published: dict[tuple[Channel, str], Published | None], now: datetime,
+                   setup: dict[str, str] | None = None) -> list[PublishChannel]:
+    """Dated snapshots, keyed by (channel, day), planned as live channels are: published once,
+    again only when the set-up changes or apt's Valid-Until needs renewing."""
+    actions = []
+    for (channel, day), content in sorted(desired.items(), key=lambda item: (item[0][1], item[0][0].value)):
+        actions += [replace(a, snapshot=day) for a in
+                    plan_channels({channel: content}, {channel: published.get((channel, day))}, now, setup)]
     return actions
 
 

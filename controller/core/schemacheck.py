@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported when first validating: a run whose files are all c
 BASE = "https://rolloutctl.invalid/schemas/"
 CHECKS = "fill-in-1"  # what check() adds to the schemas; a new value invalidates cached results
 KINDS = ("release", "verification", "report", "decision", "withdrawal", "adopter",
-         "distribution", "repositories", "timelines", "calendar", "roles", "freezes")
+         "distribution", "repositories", "timelines", "calendar", "roles", "freezes", "snapshots")
 
 
 def schema_files() -> list:

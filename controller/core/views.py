@@ -14,10 +14,13 @@ from controller.core.desired import advisory_id
 from controller.core.model import State, World
 from controller.core.public import public_keys
 from controller.core.redaction import redact_data
+from controller.core.snapshots import DatedSnapshot
 from controller.core.workdays import working_hours_between
 
 
-def release_views(world: World, assessment: Assessment, now: datetime) -> list[dict]:
+def release_views(world: World, assessment: Assessment, now: datetime,
+                  snapshots: dict[str, DatedSnapshot] | None = None) -> list[dict]:
+    """``snapshots``: release key -> the first dated snapshot that holds it, linked from its page."""
     views = []
     for key in public_keys(world, assessment, now):
         files = world.releases[key]
@@ -58,8 +61,16 @@ def release_views(world: World, assessment: Assessment, now: datetime) -> list[d
             "reports": reports, "decision": files.decision.raw if files.decision else None,
             "withdrawal": files.withdrawal.raw if files.withdrawal else None,
             "production_at": status.production_at, "timeline": timeline,
+            "snapshot": _snapshot_view(world, (snapshots or {}).get(key)),
         }))
     return views
+
+
+def _snapshot_view(world: World, snap: DatedSnapshot | None) -> dict | None:
+    if snap is None or world.config is None:
+        return None
+    files = [f"{r.name}.{'repo' if r.format == 'yum' else 'sources'}" for r in world.config.repositories]
+    return {"name": snap.name, "label": snap.label, "files": files}
 
 
 def feed_entries(views: list[dict], stack: str | None = None) -> list[dict]:

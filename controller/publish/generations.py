@@ -21,12 +21,13 @@ from controller.errors import Transient
 from controller.publish.target import Target
 
 
-def manifest_key(channel: Channel) -> str:
-    return f"{channel.value}/manifest.json"
+def manifest_key(channel: Channel, snapshot: str = "") -> str:
+    """``snapshot``: a dated snapshot's day, whose manifest is under its own label."""
+    return f"{channel.value}-{snapshot}/manifest.json" if snapshot else f"{channel.value}/manifest.json"
 
 
-def read_published(target: Target, channel: Channel) -> Published | None:
-    raw = target.read(manifest_key(channel))
+def read_published(target: Target, channel: Channel, snapshot: str = "") -> Published | None:
+    raw = target.read(manifest_key(channel, snapshot))
     if raw is None:
         return None
     try:
