@@ -365,6 +365,8 @@ def run(count: int, repeat: int, cache: Path, profile: Path | None = None) -> tu
         if not peers.aptly:
             notes.append("aptly not installed: its rows are missing (apt-get install aptly)")
     finally:
+        # The gpg-agent that signing started would outlive its deleted home.
+        subprocess.run(["gpgconf", "--homedir", str(work / "gnupg"), "--kill", "gpg-agent"], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     # The peers' promotion is what +1 is for them: the same files added to a repository, updated.
     for who, samples in rows["+1 release"].items():
