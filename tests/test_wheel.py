@@ -5,6 +5,7 @@ runs the main commands on the worked example."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,8 +19,13 @@ NOW = "2026-11-24T12:00:00Z"
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy: setuptools writes build/ inside the source tree, and two test workers
+    # building from the checkout at once trip over each other's files.
+    source = tmp_path_factory.mktemp("source") / "rolloutctl"
+    shutil.copytree(TOP, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".demo", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(TOP)],
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(source)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     [built] = out.glob("rolloutctl-*.whl")
