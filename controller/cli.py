@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--fetch-deadline", type=float, metavar="SECONDS",
                            help="stop downloading after this long; what is missing is retried next run "
                                 "(default 1800)")
+    k = sub.add_parser("gc", help="delete what no kept generation names (retention: repos-config/repositories.yaml)")
+    k.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    k.add_argument("--at", metavar="REV", default="HEAD", help="the commit whose releases and config count")
+    k.add_argument("--now", type=_instant, metavar="TIME", help="the time retention is measured at (default: now)")
+    k.add_argument("--publish-dir", default="public", help="the published tree: a directory or s3://BUCKET/PREFIX")
+    k.add_argument("--private-dir", help="the target's private area (default: beside a local --publish-dir)")
+    k.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
+    k.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a reconcile")
+    k.add_argument("-v", "--verbose", action="store_true", help="list every object deleted")
+
     m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
     m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
     m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
@@ -229,6 +239,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         return _reconcile(args, now)
     if args.command == "github":
         return _github(args, now)
+    if args.command == "gc":
+        return _gc(args, now)
     if args.command == "codeowners":
         from controller.core.codeowners import codeowners
 
@@ -381,6 +393,22 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
               "<channel>/<repository>.sources (serve the directory over http first)")
     print(output.summary_line(outcome, seconds))
     return 1 if outcome.failed else 0
+
+
+def _gc(args: argparse.Namespace, now: datetime) -> int:
+    from controller.reconcile import Options, collect_garbage
+
+    options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
+                      wait=args.wait)
+    collection = collect_garbage(options, args.dry_run)
+    if args.dry_run or args.verbose:
+        verb = "would delete" if args.dry_run else "deleted"
+        for source, archived in collection.archive:
+            print(f"{'would archive' if args.dry_run else 'archived'} {source} as {archived}")
+        for key in collection.keys:
+            print(f"{verb} {key}")
+    print(collection.describe(done=not args.dry_run))
+    return 0
 
 
 def _status(args: argparse.Namespace, now: datetime) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from controller import app
 from controller.apply import state as remembered
-from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
+from controller.apply.gc import GONE, Collection, collect
+from controller.apply.run import Outcome, apply_plan, nothing_changed, plan_garbage, published_marker
 from controller.core import plan as core_plan
 from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
@@ -39,6 +40,7 @@ from controller.progress import Progress
 from controller.publish import generations, site
 from controller.publish.lease import leased
 from controller.publish.pool import Pool
+from controller.publish.pool import collected as pool_collected
 from controller.publish.target import Publication, Target, open_target
 from controller.sources.fetch import FetchPolicy
 
@@ -196,8 +198,7 @@ def assess_holdings(options: Options, reading: Reading, target: Target, store: T
     pools = _pools(target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
     failures = remembered.read_failures(store, notes)
-    outcomes = ingest_outcomes(world, held.__contains__, failures)
-    before = assess(world, options.now, outcomes, problems=problems, rules=rules)
+    outcomes, before = _assess_ingested(world, target, held, failures, options.now, problems, rules)
     fetches = tuple(_missing(world, before, held, options.now))
     assessment = before
     if fetches:
@@ -236,11 +237,29 @@ def replan(planned: Planned, options: Options) -> Planned:
     world = planned.world
     pools = _pools(planned.target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
-    outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
-    assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
+    _, assessment = _assess_ingested(world, planned.target, held, remembered.read_failures(planned.store),
+                                     options.now, [], planned.rules)
     fetches = planned.plan.fetches + planned.plan.private_fetches
     return plan_for(world, assessment, fetches, options, planned.problems, planned.rules, planned.target,
                     planned.store, pools)
+
+
+def _assess_ingested(world: World, target: Target, held: set[str], failures: dict, now: datetime,
+                     problems: list[Problem], rules) -> tuple[dict[str, Ingest], Assessment]:
+    """Ingestion read from the pools and from what garbage collection took out of them: a collected
+    package counts as ingested for a dead release (rejected, obsoleted, withdrawn), which keeps its
+    state; a release alive again (reconciled at an older commit) has it fetched again."""
+    collected = set(pool_collected(target)) - held
+    present = held | collected
+    outcomes = ingest_outcomes(world, present.__contains__, failures)
+    assessment = assess(world, now, outcomes, problems=problems, rules=rules)
+    alive = {p.sha256 for key, s in assessment.statuses.items() if s.state not in GONE
+             for p in world.releases[key].release.packages if p.sha256 in collected}
+    if alive:
+        present -= alive
+        outcomes = ingest_outcomes(world, present.__contains__, failures)
+        assessment = assess(world, now, outcomes, problems=problems, rules=rules)
+    return outcomes, assessment
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
@@ -337,6 +356,17 @@ def _previous_states(target: Target) -> dict[str, str]:
         return {r["release"]: r["state"] for r in json.loads(text)["releases"]} if text else {}
     except (ValueError, KeyError, TypeError):
         return {}  # unreadable: every state is shown as new
+
+
+def collect_garbage(options: Options, dry_run: bool = False) -> Collection:
+    """What no kept generation names, deleted (or only listed, with ``dry_run``) under the lease."""
+    target = options.open_target()
+    if dry_run:
+        return plan_garbage(make_plan(options, target=target), options.now)
+    with leased(target, options.wait) as lease:
+        collection = plan_garbage(make_plan(options, target=target), options.now)
+        collect(target, collection, options.now, lease.renew)
+        return collection
 
 
 def reconcile(options: Options) -> Outcome:

@@ -54,6 +54,13 @@ class Dnf:
         return subprocess.run(["dnf", "-c", str(self.conf), "--installroot", str(self.home / "root"),
                                "--releasever", "9", "-y", "--refresh", *args], capture_output=True, text=True)
 
+    def run_from_cache(self, *args: str) -> subprocess.CompletedProcess:
+        """dnf on the metadata it fetched last (packages are still downloaded), as a client that
+        read a generation and installs from it later would."""
+        return subprocess.run(["dnf", "-c", str(self.conf), "--installroot", str(self.home / "root"),
+                               "--releasever", "9", "-y", "--setopt=*.metadata_expire=-1", *args],
+                              capture_output=True, text=True)
+
     def available(self) -> dict[str, set[str]]:
         """channel -> {name-version-release} dnf lists there."""
         done = self.run("repoquery", "--available", "--qf", "%{repoid} %{name}-%{version}-%{release}")

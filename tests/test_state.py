@@ -44,6 +44,7 @@ def test_every_state_object_damaged_in_every_way_is_survived(story, tmp_path, sm
         ".public-private/state/notifications.json", ".public-private/state/ingest-failures.json",
         "state/last-reconcile.json", "state/cache/documents.json", "state/journal.json",
         "public/unverified/manifest.json", "public/staged-rollout/manifest.json", "public/site/manifest.json",
+        "public/unverified/generations.json", "public/staged-rollout/generations.json",
         "public/status.json", "public/.rolloutctl-lease.json")]
     minute = 0
     for path in objects:

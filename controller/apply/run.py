@@ -11,9 +11,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller import app
+from controller.apply import gc
 from controller.apply import state as remembered
 from controller.core import public
 from controller.core.messages import Message, manager_emails
@@ -96,7 +98,7 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         for action in plan.channels:
             options.progress(f"publishing {action.label}")
             channel_step.publish_channel(action, world, pool, signer(), target, options.state / "cache",
-                                         options.now, url, options.before_switch)
+                                         options.now, url, options.before_switch, notes)
             journal.done(f"publish {action.label}")
         if plan.private_channels:
             options.progress("publishing the private channel")
@@ -117,7 +119,8 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             outcome.notes.append(f"notifications wait in the outbox: {failure}")
         if plan.messages:
             journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
-    _remember(options, planned, failures, store)
+    collect_next = _collect_garbage(planned, options.now, journal, outcome.notes, renew)
+    _remember(options, planned, failures, store, collect_next)
     _withhold(outcome, world, options.now)
     return outcome
 
@@ -175,6 +178,23 @@ def _withhold(outcome: Outcome, world, now: datetime) -> None:
     outcome.notes = [public.redact(note, secrets) for note in outcome.notes]
 
 
+def plan_garbage(planned: Planned, now: datetime) -> gc.Collection:
+    copies = Pool(planned.target, Path("/nonexistent")).signed_copies()
+    alive, gone = gc.release_packages(planned.world, planned.assessment, copies)
+    return gc.plan_collection(planned.target, planned.world.config.retention, now, alive, gone)
+
+
+def _collect_garbage(planned: Planned, now: datetime, journal, notes: list[str], renew) -> datetime | None:
+    """After the publication's writes, never among them: what no kept generation names goes.
+    Returns when a retention time next runs out."""
+    collection = plan_garbage(planned, now)
+    if collection.keys:
+        gc.collect(planned.target, collection, now, renew)
+        journal.done("collect garbage", collection.describe())
+        notes.append(collection.describe())
+    return collection.next_due
+
+
 def _notify(planned: Planned, due: list[Message], url: str, options: Options) -> tuple[list[str], str]:
     world = planned.world
     base = url.rstrip("/")
@@ -212,7 +232,7 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
 # --- skipping a run that cannot change anything --------------------------------------------------
 
 
-def _remember(options: Options, planned: Planned, failures: dict, store: Target) -> None:
+def _remember(options: Options, planned: Planned, failures: dict, store: Target, collect_next: datetime | None) -> None:
     """What the next run needs to know that nothing can have changed since this one."""
     target = planned.target
     published = [(target, c) for c in Channel]
@@ -220,7 +240,7 @@ def _remember(options: Options, planned: Planned, failures: dict, store: Target)
         published += [(options.open_private_channel(), c) for c in public.PrivateChannel]
     renew = [p.valid_until - RENEW_MARGIN for where, c in published
              if (p := generations.read_published(where, c)) and p.valid_until]
-    until = [t for t in (planned.assessment.next_change, min(renew, default=None)) if t is not None]
+    until = [t for t in (planned.assessment.next_change, min(renew, default=None), collect_next) if t is not None]
     remembered.write_last_run(options.state, {
         "commit": planned.world.snapshot.head.id,
         "rev": options.rev,
