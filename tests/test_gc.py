@@ -20,6 +20,7 @@ from servers import FileServer, Gate, seaweedfs  # noqa: F401  (the session's ob
 from controller.apply.gc import kept_generations
 from controller.core.model import Retention, State
 from controller.publish.generations import Generation, History
+from controller.publish.pool import SIGNED
 from controller.publish.target import open_target
 from controller.reconcile import Options, reconcile
 
@@ -87,8 +88,8 @@ def by_hash(place: Place, channel: str = "unverified") -> set[str]:
 
 
 def pool(place: Place) -> set[str]:
-    """The package files in the pool."""
-    return {key.rsplit("/", 1)[1] for key in place.keys("pool/") if key.count("/") == 3}
+    """The packages in the pool (an rpm: its signed copy, and the record naming it)."""
+    return {key.rsplit("/", 1)[1].split(SIGNED)[0] for key in place.keys("pool/") if key.count("/") == 3}
 
 
 def test_old_generations_go_kept_ones_stay_and_a_rejected_release_leaves_the_pool(story, place):
@@ -106,7 +107,7 @@ def test_old_generations_go_kept_ones_stay_and_a_rejected_release_leaves_the_poo
     # A day later, with no new commit: the run is not skipped, and the rejected release's packages
     # go; the generation that named them is still kept (one of the two newest), metadata and all.
     later = place.run(story, "2026-11-04T10:30:00Z")
-    assert later.plan is not None and any("2 package(s) that no kept generation names" in n for n in later.notes)
+    assert later.plan is not None and any("3 pool file(s) that no kept generation names" in n for n in later.notes)
     assert pool(place) == set() and place.keys(first) and first_indexes <= place.keys("dists/")
     # Collected, the release keeps its state: a runner with an empty disk fetches nothing again.
     fresh = place.run(story, "2026-11-04T10:40:00Z", state="fresh")
@@ -201,12 +202,12 @@ def test_gc_dry_run_lists_what_would_go_and_withdrawn_packages_are_archived(stor
     assert pool_files(publish) == []
     assert sorted(p.name for p in (publish / "attic/arc-ce/6.19.0").iterdir()) == FILES
     again = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, cwd=TOP)
-    assert again.stdout == "would delete 0 metadata object(s) and 0 package(s) that no kept generation names " \
+    assert again.stdout == "would delete 0 metadata object(s) and 0 pool file(s) that no kept generation names " \
         "(0.0 MB)\n"
 
 
 def pool_files(publish) -> list[str]:
-    return sorted(p.name for p in (publish / "pool").glob("*/*/*") if p.is_file())
+    return sorted({p.name.split(SIGNED)[0] for p in (publish / "pool").glob("*/*/*") if p.is_file()})
 
 
 def _generation(day: int) -> Generation:

@@ -54,7 +54,7 @@ class Collection:
         if self.waiting:
             return f"nothing collected yet: {self.waiting}"
         text = (f"{'deleted' if done else 'would delete'} {len(self.metadata)} metadata object(s) and "
-                f"{len(self.pool)} package(s) that no kept generation names ({self.size / 1e6:.1f} MB)")
+                f"{len(self.pool)} pool file(s) that no kept generation names ({self.size / 1e6:.1f} MB)")
         return text + (f"; {len(self.archive)} withdrawn package(s) archived" if self.archive else "")
 
 
