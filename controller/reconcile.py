@@ -364,6 +364,7 @@ def collect_garbage(options: Options, dry_run: bool = False) -> Collection:
     if dry_run:
         return plan_garbage(make_plan(options, target=target), options.now)
     with leased(target, options.wait) as lease:
+        remembered.check_private_area(target, options.open_state_store())
         collection = plan_garbage(make_plan(options, target=target), options.now)
         collect(target, collection, options.now, lease.renew)
         return collection
@@ -390,6 +391,7 @@ def reconcile(options: Options) -> Outcome:
         downloaded = download(reading.world, holdings.fetches, holdings.pools[0], options.fetch_policy,
                               options.progress)
     with leased(target, options.wait) as lease:
+        remembered.check_private_area(target, store)
         if published_marker(target, options.open_private_channel()) != marker:
             holdings, notes = None, []
         planned = make_plan(options, memo, target, store, reading, holdings, notes)
