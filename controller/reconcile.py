@@ -377,6 +377,7 @@ def reconcile(options: Options) -> Outcome:
     then the pools are listed again."""
     target = options.open_target()
     store = options.open_state_store()
+    remembered.check_private_area(target, store, record=False)
     if nothing_changed(options, target):
         return Outcome(None)  # nothing written: no lease needed
     memo = remembered.load_memo(options.state)

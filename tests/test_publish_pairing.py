@@ -31,20 +31,23 @@ def test_two_controllers_with_private_areas_of_their_own_publish_once_and_mail_o
 
     refused: list[str] = []
 
-    def second_controller(channel, publication):
-        if not refused:  # while the first one publishes, the second one starts
-            with pytest.raises(Transient, match="another reconcile is publishing") as stopped:
-                run("b", "b")
-            refused.append(str(stopped.value))
+    def other_controllers(channel, publication):
+        if not refused:  # while the first one publishes, others start: one with a state directory of its
+            # own (it finds the lease taken: exit 4), one with a private area of its own too (refused at once)
+            with pytest.raises(Transient, match="another reconcile is publishing") as waiting:
+                run("b", "a")
+            with pytest.raises(BadInput, match="belongs to another private area") as other:
+                run("c", "c")
+            refused.extend([str(waiting.value), str(other.value)])
 
-    first = run("a", "a", before_switch=second_controller)
+    first = run("a", "a", before_switch=other_controllers)
     assert refused and first.changed and first.notified
     assert inbox.subjects() == [READY]
     with pytest.raises(BadInput, match="belongs to another private area") as mismatched:
-        run("b", "b")  # once the first is done: its own private area would sign and mail again
+        run("c", "c", wait=5)  # once the first is done too: its own private area would sign and mail again
     assert "--private-dir" in mismatched.value.hint
-    assert not (tmp_path / "private-b/state/notifications.json").exists()
-    again = run("c", "a")  # a third runner, empty disk, the target's own private area: nothing to do
+    assert not (tmp_path / "private-c/state/notifications.json").exists()
+    again = run("b", "a")  # a second runner, its own disk, the target's own private area: nothing to do
     assert not again.changed and again.notified == []
     assert inbox.subjects() == [READY]
 
