@@ -25,12 +25,23 @@ sys.path.insert(0, str(TOP / "bench"))
 sys.path.insert(0, str(TOP / "tests"))
 sys.path.insert(0, str(TOP))
 
-from publish_bench import GitWriter, add_releases, build_debs, build_rpms, write_config  # noqa: E402
+import bench_packages as packaged  # noqa: E402
+import yaml  # noqa: E402
 from servers import SeaweedFS  # noqa: E402
 
 from controller.reconcile import Options, reconcile  # noqa: E402
 
 NOW = datetime.fromisoformat("2026-11-24T12:00:00+00:00")
+
+
+def add_releases(writer: packaged.GitWriter, rpms: list[Path], debs: list[Path], first: int, when: str) -> None:
+    """Releases of PER_RELEASE rpms and debs each, committed by their provider."""
+    for start in range(0, len(rpms), packaged.PER_RELEASE):
+        index = first + start // packaged.PER_RELEASE
+        packages = [(p, packaged.rpm_fields(p)) for p in rpms[start:start + packaged.PER_RELEASE]]
+        packages += [(p, packaged.deb_fields(p)) for p in debs[start:start + packaged.PER_RELEASE]]
+        writer.write(f"releases/bench/1.0.{index}/release.yaml", yaml.safe_dump(packaged.release_doc(index, packages)))
+    writer.commit("bench releases", "Andrea Ferri", "andrea.ferri@argus.example.org", when)
 
 
 def timed(repo: Path, publish: str, private: str | None, state: Path) -> float:
@@ -43,8 +54,8 @@ def packages(count: int, cache: Path) -> tuple[list[Path], list[Path]]:
     folder = cache / f"packages-{count}"
     if not (folder / "done").exists():
         print(f"building {count} rpms and {count} debs (once; kept in {folder}) ...", flush=True)
-        build_rpms(folder / "rpm", count + 3)
-        build_debs(folder / "deb", count + 3)
+        packaged.build_rpms(folder / "rpm", count + 3)
+        packaged.build_debs(folder / "deb", count + 3)
         (folder / "done").touch()
     rpms = sorted((folder / "rpm").glob("*.rpm"), key=lambda p: int(p.name.split("-")[1]))
     debs = sorted((folder / "deb").glob("*.deb"), key=lambda p: int(p.name.split("_")[0].split("-")[1]))
@@ -53,8 +64,8 @@ def packages(count: int, cache: Path) -> tuple[list[Path], list[Path]]:
 
 def run(count: int, cache: Path, store: SeaweedFS, work: Path) -> None:
     rpms, debs = packages(count, cache)
-    writer = GitWriter(work / f"repo-{count}")
-    write_config(writer, [cache / f"packages-{count}"])
+    writer = packaged.GitWriter(work / f"repo-{count}")
+    packaged.write_config(writer, [cache / f"packages-{count}"])
     add_releases(writer, rpms[:count], debs[:count], 0, "2026-01-02T00:00:00Z")
     places = {"directory": (str(work / f"public-{count}"), None),
               "seaweedfs": (f"s3://public/bench-{count}", f"s3://private/bench-{count}")}
