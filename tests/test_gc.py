@@ -16,6 +16,10 @@ import yaml
 from clients import Apt, Dnf
 from conftest import ARC, TOP, arc_packages, arc_release, report_done, verification
 from servers import FileServer, Gate, seaweedfs  # noqa: F401  (the session's object store)
+from test_reconcile import run as reconcile_at
+from test_reconcile import site  # noqa: F401  (a publish directory served over HTTP)
+from test_snapshots import RPM as SNAPSHOT_RPM
+from test_snapshots import SNAPSHOTS, in_production
 
 from controller.apply.gc import kept_generations
 from controller.core.model import Retention, State
@@ -225,3 +229,17 @@ def test_kept_generations_are_the_newest_and_the_recently_superseded(retention, 
     history = History(datetime(2026, 11, 1, tzinfo=UTC), True, [_generation(d) for d in (1, 5, 8, 9, 10)])
     kept = kept_generations(history, datetime(2026, 11, now_day, tzinfo=UTC), retention)
     assert [g.at.day for g in kept] == kept_days
+
+
+def test_a_dated_snapshot_keeps_the_packages_it_serves_after_their_release_is_withdrawn(story, site):  # noqa: F811
+    in_production(story, site)
+    story.commit("maria", "2026-11-13T08:00:00Z", {SNAPSHOTS: {"snapshots": [
+        {"channel": "production", "date": "2026-11-12", "reason": "sites reproduce November's installation"}]}})
+    story.commit("maria", "2026-11-13T09:00:00Z", {f"{ARC}/withdrawal.yaml": {"reason": "broken CRL handling"}})
+    reconcile_at(story, site, "2026-11-13T10:00:00Z")
+    reconcile_at(story, site, "2026-11-20T10:00:00Z")  # long after the retention time: the live channels let go
+    assert {p.name for p in (site.publish / "pool").rglob("*.rpm")} == {f"{SNAPSHOT_RPM}.noarch.rpm"}
+    snapshot = site.publish / "production-2026-11-12"
+    (site.dnf.home / "repos" / "snapshot.repo").write_bytes((snapshot / "umd5-el9.repo").read_bytes())
+    installed = site.dnf.run("install", "arc-ce")
+    assert installed.returncode == 0, installed.stderr
