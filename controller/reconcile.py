@@ -274,12 +274,15 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
 
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
     kept, upcoming = _snapshots(world, now, rules, pools)
+    wanted = {(snap.channel, snap.day.isoformat()): content for snap, content in kept.items()}
+    snapshots_published = {key: generations.read_published(target, *key) for key in wanted}
+    snapshot_actions = core_plan.plan_snapshots(wanted, snapshots_published, now, setup(world, url))
+    channels += snapshot_actions
+    # A run is due when a snapshot's day ends, and before its apt Valid-Until runs out.
+    upcoming = min(filter(None, [upcoming, *_renewals(wanted, snapshots_published, snapshot_actions, now)]),
+                   default=None)
     if upcoming is not None and (assessment.next_change is None or upcoming < assessment.next_change):
-        assessment = replace(assessment, next_change=upcoming)  # a run then takes the snapshot
-    channels += core_plan.plan_snapshots(
-        {(snap.channel, snap.day.isoformat()): content for snap, content in kept.items()},
-        {(snap.channel, snap.day.isoformat()): generations.read_published(target, snap.channel, snap.day.isoformat())
-         for snap in kept}, now, setup(world, url))
+        assessment = replace(assessment, next_change=upcoming)
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
          "beta.json": _json(public.beta_sites(world, assessment, now))},
@@ -322,6 +325,17 @@ def _snapshots(world: World, now: datetime, rules, pools: tuple[Pool, Pool]):
     outcomes = ingest_outcomes(world, pools[0].contents().__contains__, {})
     contents = snapshot_contents(world, snapshots, now, lambda at: assess(world, at, outcomes, rules=rules))
     return contents, min((s.at for s in snapshots if s.at > now), default=None)
+
+
+def _renewals(wanted: dict, published: dict, actions: list[core_plan.PublishChannel], now: datetime) -> list[datetime]:
+    """When each snapshot with apt repositories must be signed again (as it will stand after this run)."""
+    renewed = {(a.channel, a.snapshot) for a in actions}
+    found = []
+    for key, content in wanted.items():
+        until = now + core_plan.VALIDITY if key in renewed else getattr(published.get(key), "valid_until", None)
+        if until is not None and any(r.repository.format == "apt" for r in content.repos):
+            found.append(until - core_plan.RENEW_MARGIN)
+    return found
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
