@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--fetch-deadline", type=float, metavar="SECONDS",
                            help="stop downloading after this long; what is missing is retried next run "
                                 "(default 1800)")
+            c.add_argument("--self-check", choices=("auto", "off", "dnf", "apt", "both"), default="auto",
+                           help="read each channel published back through --base-url with real dnf and apt "
+                                "(default auto: the clients installed here)")
     m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
     m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
     m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
@@ -258,6 +261,12 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     return _status(args, now)
 
 
+def _local_store(path: Path):
+    from controller.publish.local import LocalTarget
+
+    return LocalTarget(path)
+
+
 def _write(path: Path, text: str) -> None:
     """Write an output file the user named (an OSError past a missing directory is the machine's)."""
     try:
@@ -341,6 +350,7 @@ def _progress(args: argparse.Namespace):
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    from controller.apply.selfcheck import Settings
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
     from controller.sources.fetch import FetchPolicy
@@ -350,11 +360,13 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     policy = FetchPolicy()
     if getattr(args, "fetch_deadline", None) is not None:
         policy = replace(policy, run_time=args.fetch_deadline)
+    # Replaying another day signs apt's metadata with that day's dates: apt's own clock would refuse it.
+    checking = Settings(getattr(args, "self_check", "off"), check_dates=args.now is None)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
                       private_publish=args.private_publish_dir, private_base_url=args.private_base_url,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
                       wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment(),
-                      fetch_policy=policy)
+                      fetch_policy=policy, self_check=checking)
     try:
         if args.command == "plan":
             planned = make_plan(options)
@@ -376,6 +388,9 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         print(output.render_outcome(outcome, args.verbose))
     for key, reason in sorted(outcome.failures.items()):
         print(f"ingest failed: {key}: {reason}", file=sys.stderr)
+    for channel, problems in sorted(outcome.self_check.items()):
+        for problem in problems:
+            print(f"self-check failed: {channel}: {problem}", file=sys.stderr)
     if outcome.plan is not None and outcome.plan.actions and not args.quiet:
         print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
               "<channel>/<repository>.sources (serve the directory over http first)")
@@ -385,12 +400,15 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
 
 def _status(args: argparse.Namespace, now: datetime) -> int:
     failures = undelivered = private = None
+    served: list[str] = []
     if args.publish_dir is not None or args.state_dir is not None:
+        from controller.apply.selfcheck import findings
         from controller.notify.outbox import undelivered as read_undelivered
         from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state, not args.show_embargoed)
+        served = findings(state if args.publish_dir else _local_store(state))
         private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
     result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed)
     statuses = list(result.statuses.values())
@@ -400,12 +418,12 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
             known = ", ".join(sorted(result.statuses)) or "none"
             raise BadInput(f"no release {args.release!r} at {args.at}", f"known releases: {known}")
     if args.format == "json":
-        print(json.dumps(output.status_document(result, statuses, now, undelivered), indent=2))
+        print(json.dumps(output.status_document(result, statuses, now, undelivered, served), indent=2))
     elif not args.quiet:
-        print(output.render_status(result, statuses, now, undelivered))
+        print(output.render_status(result, statuses, now, undelivered, served))
     if not args.check:
         return 0
-    found = output.check_findings(result, statuses, now)
+    found = output.check_findings(result, statuses, now, served)
     if args.format == "text":
         print(f"check: {len(found)} thing(s) need someone: " + "; ".join(found) if found else "check: all well",
               file=sys.stderr)

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from controller import app
+from controller.apply import selfcheck
 from controller.apply import state as remembered
 from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
 from controller.core import plan as core_plan
@@ -62,6 +63,12 @@ class Options:
     # Called after a generation is complete and before the channel switches to it: a seam for
     # hooks (and for tests that interrupt a run there).
     before_switch: Callable[[Channel, Publication], None] | None = None
+    # Called after a channel switched and before the self-check reads it back (a seam for tests
+    # that change what is served in between).
+    after_switch: Callable[[Channel], None] | None = None
+    # Reading every switched channel back with real dnf and apt (off unless asked: the CLI asks
+    # for what is installed).
+    self_check: selfcheck.Settings = selfcheck.Settings()
     progress: Progress = field(default_factory=Progress)  # silent unless a terminal draws it
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)

@@ -113,12 +113,18 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
 
 def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, target: Target, cache: Path,
                     now: datetime, base_url: str,
-                    before_switch: Callable[[Channel, Publication], None] | None = None) -> None:
+                    before_switch: Callable[[Channel, Publication], None] | None = None,
+                    rewrite: bool = False) -> None:
+    """``rewrite``: write the generation's objects again even where they exist (after a failed
+    self-check, what is stored under their names may not be what was written)."""
     content = action.content
     publication, valid_until = build_channel(action, world, pool, signer, cache, now, base_url)
     if before_switch is not None:
         # Everything is built; nothing is written yet (a seam for hooks, and for tests).
         before_switch(action.channel, publication)
+    if rewrite:
+        for key, data in publication.once.items():
+            target.write(key, data)
     write_publication(target, publication)
     manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": setup(world, base_url),
                 "valid_until": valid_until.isoformat() if valid_until else None,
