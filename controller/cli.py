@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--at", metavar="REV", default="HEAD", help="the commit to check (default HEAD)")
     v.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
     v.add_argument("--format", choices=("text", "json", "github"), default="text")
+    v.add_argument("--publish-dir", help="also judge verifications by the installability checks reconcile recorded "
+                                         "for this target (a directory or s3://BUCKET/PREFIX)")
+    v.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
 
     s = sub.add_parser("status", help="where each release stands, what it waits for and who acts next")
     s.add_argument("release", nargs="?", metavar="RELEASE", help="component/version (default: all)")
@@ -98,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--self-check", choices=("auto", "off", "dnf", "apt", "both"), default="auto",
                            help="read each channel published back through --base-url with real dnf and apt "
                                 "(default auto: the clients installed here)")
+        c.add_argument("--installability", choices=("auto", "off"), default="auto",
+                       help="check that releases waiting for verification install into Staged Rollout with "
+                            "Production (dnf repoclosure, apt); off: record them as not checked (default auto)")
     m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
     m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
     m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
@@ -277,7 +283,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def _validate(args: argparse.Namespace, now: datetime) -> int:
-    result = app.validate(args.repo, args.at, now, args.base)
+    gate = None
+    if args.publish_dir is not None:
+        from controller.apply.gate import read_gate
+        from controller.reconcile import state_store
+
+        gate = read_gate(state_store(args.publish_dir, args.private_dir))
+    result = app.validate(args.repo, args.at, now, args.base, gate)
     if args.format == "json":
         print(json.dumps({"scope": result.scope, "files": result.files_checked, "notes": result.notes,
                           "problems": [output.problem_json(p) for p in result.problems]}, indent=2))
@@ -350,6 +362,7 @@ def _progress(args: argparse.Namespace):
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    from controller.apply.gate import Settings as GateSettings
     from controller.apply.selfcheck import Settings
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
@@ -362,11 +375,12 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         policy = replace(policy, run_time=args.fetch_deadline)
     # Replaying another day signs apt's metadata with that day's dates: apt's own clock would refuse it.
     checking = Settings(getattr(args, "self_check", "off"), check_dates=args.now is None)
+    gate = GateSettings(args.installability, check_dates=args.now is None)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
                       private_publish=args.private_publish_dir, private_base_url=args.private_base_url,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
                       wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment(),
-                      fetch_policy=policy, self_check=checking)
+                      fetch_policy=policy, self_check=checking, installability=gate)
     try:
         if args.command == "plan":
             planned = make_plan(options)
@@ -399,18 +413,20 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
 
 
 def _status(args: argparse.Namespace, now: datetime) -> int:
-    failures = undelivered = private = None
+    failures = undelivered = private = gate = None
     served: list[str] = []
     if args.publish_dir is not None or args.state_dir is not None:
+        from controller.apply.gate import read_gate
         from controller.apply.selfcheck import findings
         from controller.notify.outbox import undelivered as read_undelivered
         from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state, not args.show_embargoed)
-        served = findings(state if args.publish_dir else _local_store(state))
+        store = state if args.publish_dir else _local_store(state)
+        served, gate = findings(store), read_gate(store)
         private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
-    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed)
+    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed, gate)
     statuses = list(result.statuses.values())
     if args.release:
         statuses = [s for s in statuses if s.key == args.release]

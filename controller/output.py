@@ -79,7 +79,18 @@ def status_json(s: ReleaseStatus, now: datetime) -> dict:
         "timers": [{"name": t.name, "started": _iso(t.started), "deadline": _iso(t.deadline),
                     "finished": _iso(t.finished), "overdue": t.is_overdue(now)} for t in s.timers],
         "problems": [problem_json(p) for p in s.findings],
+        "installability": installability_json(s),
     }
+
+
+def installability_json(s: ReleaseStatus) -> dict | None:
+    """The installability check (null where the controller does not run it)."""
+    v = s.installability
+    if v is None:
+        return None
+    return {"state": v.state, "summary": v.text, "at": _iso(v.at), "waiver": v.waiver,
+            "missing": [{"repository": m.repository, "arch": m.arch, "package": m.package, "requires": m.requires}
+                        for m in v.missing]}
 
 
 def status_document(result: Assessment, statuses: list[ReleaseStatus], now: datetime,
@@ -106,6 +117,8 @@ def render_status(result: Assessment, statuses: list[ReleaseStatus], now: dateti
             else:
                 verdict = "OVERDUE" if t.is_overdue(now) else "running"
                 lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")
+        if s.installability is not None:
+            lines.append(f"  installability: {s.installability.text}")
         for p in s.findings:
             lines.append(f"  problem: {p.render()} [{p.rule}]")
     lines += _freeze_lines(result, now)

@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 
 from controller import app
+from controller.apply import gate as gate_step
 from controller.apply import selfcheck
 from controller.apply import state as remembered
 from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
+from controller.core import installability, public
 from controller.core import plan as core_plan
-from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.desired import compute_desired, compute_private
 from controller.core.ingest import ingest_outcomes
@@ -69,6 +70,9 @@ class Options:
     # Reading every switched channel back with real dnf and apt (off unless asked: the CLI asks
     # for what is installed).
     self_check: selfcheck.Settings = selfcheck.Settings()
+    # Whether releases waiting for verification are checked to install (off unless asked: the CLI
+    # asks for what is installed).
+    installability: gate_step.Settings = gate_step.Settings()
     progress: Progress = field(default_factory=Progress)  # silent unless a terminal draws it
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
@@ -195,6 +199,7 @@ class Holdings:
     pools: tuple[Pool, Pool]  # public, private
     fetches: tuple[Fetch, ...]
     assessment: Assessment
+    checks: tuple[core_plan.CheckInstallability, ...] = ()  # installability checks due (assumed to pass)
 
 
 def assess_holdings(options: Options, reading: Reading, target: Target, store: Target,
@@ -204,16 +209,22 @@ def assess_holdings(options: Options, reading: Reading, target: Target, store: T
     held = set(pools[0].contents()) | set(pools[1].contents())
     failures = remembered.read_failures(store, notes)
     outcomes = ingest_outcomes(world, held.__contains__, failures)
-    before = assess(world, options.now, outcomes, problems=problems, rules=rules)
+    gate = gate_step.read_gate(store)
+    before = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=gate)
     fetches = tuple(_missing(world, before, held, options.now))
     assessment = before
     if fetches:
-        optimistic = dict(outcomes)
+        outcomes = dict(outcomes)
         for key in {f.release for f in fetches}:
             touch = landing(world.snapshot, world.releases[key].release.path)
-            optimistic[key] = Ingest(True, touch.landed.committer.time)
-        assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    return Holdings(pools, fetches, assessment)
+            outcomes[key] = Ingest(True, touch.landed.committer.time)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=gate)
+    checks = gate_step.due_checks(world, assessment, gate, target, options.installability, options.now)
+    if checks:  # assumed to pass, as fetches are assumed to succeed: apply plans again if one does not
+        assumed = installability.assume_passed(gate, [c.release for c in checks], {c.release: c.basis for c in checks},
+                                               options.now)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=assumed)
+    return Holdings(pools, fetches, assessment, checks)
 
 
 def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
@@ -228,7 +239,7 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
     notes = [] if notes is None else notes
     holdings = holdings or assess_holdings(options, reading, target, store, notes)
     planned = plan_for(reading.world, holdings.assessment, holdings.fetches, options, reading.problems,
-                       reading.rules, target, store, holdings.pools)
+                       reading.rules, target, store, holdings.pools, holdings.checks)
     planned.notes += notes
     return planned
 
@@ -239,20 +250,22 @@ def _pools(target: Target, options: Options) -> tuple[Pool, Pool]:
 
 
 def replan(planned: Planned, options: Options) -> Planned:
-    """The plan again after some fetches failed: from what the pools hold now."""
+    """The plan again after some fetches failed or some installability checks did not pass: from
+    what the pools and the recorded results hold now."""
     world = planned.world
     pools = _pools(planned.target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
     outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
-    assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
+    assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules,
+                        gate=gate_step.read_gate(planned.store))
     fetches = planned.plan.fetches + planned.plan.private_fetches
     return plan_for(world, assessment, fetches, options, planned.problems, planned.rules, planned.target,
-                    planned.store, pools)
+                    planned.store, pools, planned.plan.checks)
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
              problems: list[Problem], rules, target: Target, store: Target,
-             pools: tuple[Pool, Pool]) -> Planned:
+             pools: tuple[Pool, Pool], checks: tuple[core_plan.CheckInstallability, ...] = ()) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
@@ -293,7 +306,7 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
                                                    setup(world, options.private_base_url))
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
-                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()),
+                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()), checks=checks,
                 channels=tuple(channels),
                 private_channels=tuple(private_channels), documents=documents, site=site_action, messages=messages,
                 state_changes=changes)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from controller import app
+from controller.apply import gate as gate_step
 from controller.apply import state as remembered
 from controller.core import public
 from controller.core.messages import Message, manager_emails
@@ -90,7 +91,12 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         if fetches:
             result = f"{len(failed)} release(s) failed" if failed else "done"
             journal.done(f"fetch {len(fetches)} package(s)", result)
-        if failed:
+        refused = 0
+        if planned.plan.checks:  # the releases whose fetch failed are left out
+            refused = gate_step.check_planned(planned, options, (pool, private), signer)
+            journal.done(f"check that {len(planned.plan.checks)} release(s) install",
+                         f"{refused} did not pass" if refused else "done")
+        if failed or refused:
             planned = replan(planned, options)
         plan = planned.plan
         for move in plan.moves:  # the embargo ended: in the public pool before a channel names them
@@ -133,7 +139,10 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             outcome.notes.append(f"notifications wait in the outbox: {failure}")
         if due:
             journal.done(f"mail {len(outcome.notified)} of {len(due)} message(s)")
-    _remember(options, planned, failures, store, outcome.self_check_failed)
+    # A release waiting for verification is checked again against the channels just published.
+    recheck = bool(plan.channels) and bool(gate_step.due_checks(
+        world, planned.assessment, gate_step.read_gate(store), target, options.installability, options.now))
+    _remember(options, planned, failures, store, outcome.self_check_failed or recheck)
     _withhold(outcome, world, options.now)
     return outcome
 

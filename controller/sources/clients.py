@@ -8,6 +8,7 @@ configurations it reads from the public URL come through sources/fetch.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -32,6 +33,16 @@ def installed() -> dict[str, bool]:
     """Which clients this machine has: "dnf", "apt"."""
     return {"dnf": shutil.which("dnf") is not None,
             "apt": shutil.which("apt-get") is not None and shutil.which("apt-cache") is not None}
+
+
+@functools.cache
+def has_repoclosure() -> bool:
+    """Whether dnf has its repoclosure plugin here (Debian: dnf-plugins-core)."""
+    if not installed()["dnf"]:
+        return False
+    done = subprocess.run(["dnf", *_NO_PLUGINS, "--enableplugin=repoclosure", "repoclosure", "--help"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    return done.returncode == 0
 
 
 def read_config(url: str, work: Path) -> tuple[bytes | None, str]:
