@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--merge-method", choices=("merge", "rebase"), default="merge",
                    help="how the pull requests carrying imported acceptances are merged (sync)")
     g.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+    g.add_argument("--publish-dir", help="also judge verifications by the installability checks reconcile recorded "
+                                         "for this target (check)")
+    g.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
 
     o = sub.add_parser("codeowners", help="write a CODEOWNERS file from roles.yaml and adopters/")
     o.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
@@ -282,14 +285,18 @@ def _write(path: Path, text: str) -> None:
                        "create it, or name a file in an existing directory") from None
 
 
-def _validate(args: argparse.Namespace, now: datetime) -> int:
-    gate = None
-    if args.publish_dir is not None:
-        from controller.apply.gate import read_gate
-        from controller.reconcile import state_store
+def _recorded_gate(args: argparse.Namespace):
+    """The installability results reconcile recorded for --publish-dir, if it was given."""
+    if args.publish_dir is None:
+        return None
+    from controller.apply.gate import read_gate
+    from controller.reconcile import state_store
 
-        gate = read_gate(state_store(args.publish_dir, args.private_dir))
-    result = app.validate(args.repo, args.at, now, args.base, gate)
+    return read_gate(state_store(args.publish_dir, args.private_dir))
+
+
+def _validate(args: argparse.Namespace, now: datetime) -> int:
+    result = app.validate(args.repo, args.at, now, args.base, _recorded_gate(args))
     if args.format == "json":
         print(json.dumps({"scope": result.scope, "files": result.files_checked, "notes": result.notes,
                           "problems": [output.problem_json(p) for p in result.problems]}, indent=2))
@@ -322,7 +329,8 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
     if args.action == "check":
         if args.pr is None:
             raise BadInput("github check needs --pr NUMBER", "pass the pull request number")
-        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now, args.head_sha)
+        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now, args.head_sha,
+                                      _recorded_gate(args))
         if problems is None:
             print(f"rolloutctl: pull request #{args.pr} has moved on from {args.head_sha}; its newer run reports",
                   file=sys.stderr)
