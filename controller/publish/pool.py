@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,5 +221,8 @@ def held_packages(*locations) -> set[str]:
     private area, whose pool holds embargoed packages)."""
     from controller.publish.target import open_target
 
-    return {sha for where in locations if where is not None
-            for sha in Pool(open_target(where), Path("/nonexistent")).contents()}
+    # A staging directory of its own, thrown away: the pool's listing would be kept there, and
+    # status must write nothing outside the places it was given.
+    with tempfile.TemporaryDirectory(prefix="rolloutctl-pool-") as staging:
+        return {sha for where in locations if where is not None
+                for sha in Pool(open_target(where), Path(staging)).contents()}
