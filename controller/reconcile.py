@@ -14,11 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 from controller import app
+from controller.apply import gate as gate_step
+from controller.apply import selfcheck
 from controller.apply import state as remembered
 from controller.apply.gc import GONE, Collection, collect
 from controller.apply.run import Outcome, apply_plan, nothing_changed, plan_garbage, published_marker
+from controller.core import installability, public
 from controller.core import plan as core_plan
-from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.desired import compute_desired, compute_private
 from controller.core.ingest import ingest_outcomes
@@ -64,6 +66,15 @@ class Options:
     # Called after a generation is complete and before the channel switches to it: a seam for
     # hooks (and for tests that interrupt a run there).
     before_switch: Callable[[Channel, Publication], None] | None = None
+    # Called after a channel switched and before the self-check reads it back (a seam for tests
+    # that change what is served in between).
+    after_switch: Callable[[Channel], None] | None = None
+    # Reading every switched channel back with real dnf and apt (off unless asked: the CLI asks
+    # for what is installed).
+    self_check: selfcheck.Settings = selfcheck.Settings()
+    # Whether releases waiting for verification are checked to install (off unless asked: the CLI
+    # asks for what is installed).
+    installability: gate_step.Settings = gate_step.Settings()
     progress: Progress = field(default_factory=Progress)  # silent unless a terminal draws it
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
@@ -190,6 +201,7 @@ class Holdings:
     pools: tuple[Pool, Pool]  # public, private
     fetches: tuple[Fetch, ...]
     assessment: Assessment
+    checks: tuple[core_plan.CheckInstallability, ...] = ()  # installability checks due (assumed to pass)
 
 
 def assess_holdings(options: Options, reading: Reading, target: Target, store: Target,
@@ -198,16 +210,22 @@ def assess_holdings(options: Options, reading: Reading, target: Target, store: T
     pools = _pools(target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
     failures = remembered.read_failures(store, notes)
-    outcomes, before = _assess_ingested(world, target, held, failures, options.now, problems, rules)
+    gate = gate_step.read_gate(store)
+    outcomes, before = _assess_ingested(world, target, held, failures, options.now, problems, rules, gate)
     fetches = tuple(_missing(world, before, held, options.now))
     assessment = before
     if fetches:
-        optimistic = dict(outcomes)
+        outcomes = dict(outcomes)
         for key in {f.release for f in fetches}:
             touch = landing(world.snapshot, world.releases[key].release.path)
-            optimistic[key] = Ingest(True, touch.landed.committer.time)
-        assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    return Holdings(pools, fetches, assessment)
+            outcomes[key] = Ingest(True, touch.landed.committer.time)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=gate)
+    checks = gate_step.due_checks(world, assessment, gate, target, options.installability, options.now)
+    if checks:  # assumed to pass, as fetches are assumed to succeed: apply plans again if one does not
+        assumed = installability.assume_passed(gate, [c.release for c in checks], {c.release: c.basis for c in checks},
+                                               options.now)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=assumed)
+    return Holdings(pools, fetches, assessment, checks)
 
 
 def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
@@ -222,7 +240,7 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
     notes = [] if notes is None else notes
     holdings = holdings or assess_holdings(options, reading, target, store, notes)
     planned = plan_for(reading.world, holdings.assessment, holdings.fetches, options, reading.problems,
-                       reading.rules, target, store, holdings.pools)
+                       reading.rules, target, store, holdings.pools, holdings.checks)
     planned.notes += notes
     return planned
 
@@ -233,38 +251,39 @@ def _pools(target: Target, options: Options) -> tuple[Pool, Pool]:
 
 
 def replan(planned: Planned, options: Options) -> Planned:
-    """The plan again after some fetches failed: from what the pools hold now."""
+    """The plan again after some fetches failed or some installability checks did not pass: from
+    what the pools and the recorded results hold now."""
     world = planned.world
     pools = _pools(planned.target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
     _, assessment = _assess_ingested(world, planned.target, held, remembered.read_failures(planned.store),
-                                     options.now, [], planned.rules)
+                                     options.now, [], planned.rules, gate_step.read_gate(planned.store))
     fetches = planned.plan.fetches + planned.plan.private_fetches
     return plan_for(world, assessment, fetches, options, planned.problems, planned.rules, planned.target,
-                    planned.store, pools)
+                    planned.store, pools, planned.plan.checks)
 
 
 def _assess_ingested(world: World, target: Target, held: set[str], failures: dict, now: datetime,
-                     problems: list[Problem], rules) -> tuple[dict[str, Ingest], Assessment]:
+                     problems: list[Problem], rules, gate) -> tuple[dict[str, Ingest], Assessment]:
     """Ingestion read from the pools and from what garbage collection took out of them: a collected
     package counts as ingested for a dead release (rejected, obsoleted, withdrawn), which keeps its
     state; a release alive again (reconciled at an older commit) has it fetched again."""
     collected = set(pool_collected(target)) - held
     present = held | collected
     outcomes = ingest_outcomes(world, present.__contains__, failures)
-    assessment = assess(world, now, outcomes, problems=problems, rules=rules)
+    assessment = assess(world, now, outcomes, problems=problems, rules=rules, gate=gate)
     alive = {p.sha256 for key, s in assessment.statuses.items() if s.state not in GONE
              for p in world.releases[key].release.packages if p.sha256 in collected}
     if alive:
         present -= alive
         outcomes = ingest_outcomes(world, present.__contains__, failures)
-        assessment = assess(world, now, outcomes, problems=problems, rules=rules)
+        assessment = assess(world, now, outcomes, problems=problems, rules=rules, gate=gate)
     return outcomes, assessment
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
              problems: list[Problem], rules, target: Target, store: Target,
-             pools: tuple[Pool, Pool]) -> Planned:
+             pools: tuple[Pool, Pool], checks: tuple[core_plan.CheckInstallability, ...] = ()) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
@@ -308,7 +327,7 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
                                                    setup(world, options.private_base_url))
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
-                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()),
+                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()), checks=checks,
                 channels=tuple(channels),
                 private_channels=tuple(private_channels), documents=documents, site=site_action, messages=messages,
                 state_changes=changes)

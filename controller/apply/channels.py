@@ -114,7 +114,9 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
 def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, target: Target, cache: Path,
                     now: datetime, base_url: str,
                     before_switch: Callable[[Channel, Publication], None] | None = None,
-                    notes: list[str] | None = None) -> None:
+                    notes: list[str] | None = None, rewrite: bool = False) -> None:
+    """``rewrite``: write the generation's objects again even where they exist (after a failed
+    self-check, what is stored under their names may not be what was written)."""
     content = action.content
     publication, valid_until = build_channel(action, world, pool, signer, cache, now, base_url)
     if before_switch is not None:
@@ -133,6 +135,9 @@ def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Si
         generations.record_generation(target, action.channel, generation,
                                       {release: sorted(keys) for release, keys in packages.items()}, now,
                                       notes if notes is not None else [])
+    if rewrite:
+        for key, data in publication.once.items():
+            target.write(key, data)
     write_publication(target, publication)
     manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": setup(world, base_url),
                 "valid_until": valid_until.isoformat() if valid_until else None,

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,5 +242,9 @@ def held_packages(*locations) -> set[str]:
     target and the private area, whose pool holds embargoed packages): there now, or collected."""
     from controller.publish.target import open_target
 
-    targets = [open_target(where) for where in locations if where is not None]
-    return {sha for target in targets for sha in [*Pool(target, Path("/nonexistent")).contents(), *collected(target)]}
+    # A staging directory of its own, thrown away: the pool's listing would be kept there, and
+    # status must write nothing outside the places it was given.
+    with tempfile.TemporaryDirectory(prefix="rolloutctl-pool-") as staging:
+        targets = [open_target(where) for where in locations if where is not None]
+        return {sha for target in targets
+                for sha in [*Pool(target, Path(staging)).contents(), *collected(target)]}
