@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   run the controller on the worked example (validate and status)
 #   make test   install what the tests need and run the whole suite
+# And: make demo-s3   the worked example published to object storage (a SeaweedFS on loopback)
 PYTHON ?= python3
 VENV := .venv
 DEMO := .demo
@@ -8,7 +9,7 @@ DEMO := .demo
 NOW ?= 2026-11-24T12:00:00Z
 PORT ?= 8080
 
-.PHONY: demo test venv system-deps bench clean
+.PHONY: demo demo-s3 test venv system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ demo: system-deps venv
 	@echo "More:      $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --now $(NOW); docs/guide.md"
 
 # Three workers: most tests wait on git, gpg, dnf and apt processes, so even two cores keep three busy.
+demo-s3: system-deps venv
+	@$(VENV)/bin/python scripts/example_repo.py $(DEMO)/repo >/dev/null
+	@$(VENV)/bin/python scripts/demo_s3.py $(DEMO)/seaweedfs --repo $(DEMO)/repo --now $(NOW)
+
 test: system-deps venv
 	$(VENV)/bin/python -m pytest -q -n 3
 

@@ -13,6 +13,7 @@ from controller.core import history, public
 from controller.core.admission import release_key
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.ingest import check_bytes, check_committed_packages, identity_problem, ingest_outcomes
+from controller.core.installability import Installability
 from controller.core.loading import PREFIXES, load_world, locate
 from controller.core.metrics import compute_metrics
 from controller.core.model import Commit, World
@@ -101,29 +102,32 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
            failures: dict[str, dict] | None = None, private: Path | str | None = None,
-           withhold: bool = False) -> Assessment:
+           withhold: bool = False, gate: Installability | None = None) -> Assessment:
     """Where every release stands. With a publish directory, ingestion is read from its pool (and
     the ``private`` area's, which holds embargoed packages); without, only packages committed in the
-    repository can be checked. ``withhold``: embargoed releases counted, not shown."""
+    repository can be checked. ``withhold``: embargoed releases counted, not shown. ``gate``: the
+    installability results recorded by reconcile."""
     world, problems = read_world(repo_path, rev)
     if publish is not None:
         ingest = ingest_outcomes(world, held_packages(publish, private).__contains__, failures or {})
     else:
         ingest = check_committed_packages(world)
-    result = assess(world, now, ingest, problems=problems)
+    result = assess(world, now, ingest, problems=problems, gate=gate)
     return public.withhold(world, result, now) if withhold else result
 
 
-def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -> Validation:
-    """Every finding in the repository, or, with ``base``, those about what a pull request changes."""
+def validate(repo_path: str, rev: str, now: datetime, base: str | None = None,
+             gate: Installability | None = None) -> Validation:
+    """Every finding in the repository, or, with ``base``, those about what a pull request changes.
+    ``gate``: the installability results reconcile recorded, to judge verifications by."""
     if base is None:
         world, problems = read_world(repo_path, rev)
-        result = assess(world, now, _assume_fetched(world), problems=problems)
+        result = assess(world, now, _assume_fetched(world), problems=problems, gate=gate)
         findings = result.findings + _package_file_problems(world, world.releases) + read_snapshots(world)[1]
         return Validation(_sorted(locate(findings, world)), len(world.snapshot.files), "repository",
                           list(world.notes))
     world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
-    result = assess(world, now, _assume_fetched(world), pending, problems)
+    result = assess(world, now, _assume_fetched(world), pending, problems, gate=gate)
     touched = {key for key in map(release_key, changed) if key}
     findings = result.findings + _package_file_problems(world, touched) + read_snapshots(world)[1]
     relevant = [p for p in findings if p.file in changed or _is_dir_of(p.file, changed)]

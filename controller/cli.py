@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--at", metavar="REV", default="HEAD", help="the commit to check (default HEAD)")
     v.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
     v.add_argument("--format", choices=("text", "json", "github"), default="text")
+    v.add_argument("--publish-dir", help="also judge verifications by the installability checks reconcile recorded "
+                                         "for this target (a directory or s3://BUCKET/PREFIX)")
+    v.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
 
     s = sub.add_parser("status", help="where each release stands, what it waits for and who acts next")
     s.add_argument("release", nargs="?", metavar="RELEASE", help="component/version (default: all)")
@@ -95,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--fetch-deadline", type=float, metavar="SECONDS",
                            help="stop downloading after this long; what is missing is retried next run "
                                 "(default 1800)")
+            c.add_argument("--self-check", choices=("auto", "off", "dnf", "apt", "both"), default="auto",
+                           help="read each channel published back through --base-url with real dnf and apt "
+                                "(default auto: the clients installed here)")
+        c.add_argument("--installability", choices=("auto", "off"), default="auto",
+                       help="check that releases waiting for verification install into Staged Rollout with "
+                            "Production (dnf repoclosure, apt); off: record them as not checked (default auto)")
+    k = sub.add_parser("gc", help="delete what no kept generation names (retention: repos-config/repositories.yaml)")
+    k.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    k.add_argument("--at", metavar="REV", default="HEAD", help="the commit whose releases and config count")
+    k.add_argument("--now", type=_instant, metavar="TIME", help="the time retention is measured at (default: now)")
+    k.add_argument("--publish-dir", default="public", help="the published tree: a directory or s3://BUCKET/PREFIX")
+    k.add_argument("--private-dir", help="the target's private area (default: beside a local --publish-dir)")
+    k.add_argument("--state-dir", type=Path, help="reconcile's state directory (default: beside --publish-dir)")
+    k.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a reconcile")
+    k.add_argument("-v", "--verbose", action="store_true", help="list every object deleted")
+
     m = sub.add_parser("metrics", help="early-adopter and release metrics from the git history (seed section 4)")
     m.add_argument("--since", type=_day, metavar="DATE", help="first day counted (YYYY-MM-DD)")
     m.add_argument("--until", type=_day, metavar="DATE", help="last day counted (YYYY-MM-DD)")
@@ -118,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--merge-method", choices=("merge", "rebase"), default="merge",
                    help="how the pull requests carrying imported acceptances are merged (sync)")
     g.add_argument("--now", type=_instant, metavar="TIME", help="the time to evaluate timers at (default: now)")
+    g.add_argument("--publish-dir", help="also judge verifications by the installability checks reconcile recorded "
+                                         "for this target (check)")
+    g.add_argument("--private-dir", help="the publish target's private area (default: beside a local --publish-dir)")
 
     o = sub.add_parser("codeowners", help="write a CODEOWNERS file from roles.yaml and adopters/")
     o.add_argument("--at", metavar="REV", default="HEAD", help="the commit to read (default HEAD)")
@@ -229,6 +251,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         return _reconcile(args, now)
     if args.command == "github":
         return _github(args, now)
+    if args.command == "gc":
+        return _gc(args, now)
     if args.command == "codeowners":
         from controller.core.codeowners import codeowners
 
@@ -258,6 +282,12 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     return _status(args, now)
 
 
+def _local_store(path: Path):
+    from controller.publish.local import LocalTarget
+
+    return LocalTarget(path)
+
+
 def _write(path: Path, text: str) -> None:
     """Write an output file the user named (an OSError past a missing directory is the machine's)."""
     try:
@@ -267,8 +297,18 @@ def _write(path: Path, text: str) -> None:
                        "create it, or name a file in an existing directory") from None
 
 
+def _recorded_gate(args: argparse.Namespace):
+    """The installability results reconcile recorded for --publish-dir, if it was given."""
+    if args.publish_dir is None:
+        return None
+    from controller.apply.gate import read_gate
+    from controller.reconcile import state_store
+
+    return read_gate(state_store(args.publish_dir, args.private_dir))
+
+
 def _validate(args: argparse.Namespace, now: datetime) -> int:
-    result = app.validate(args.repo, args.at, now, args.base)
+    result = app.validate(args.repo, args.at, now, args.base, _recorded_gate(args))
     if args.format == "json":
         print(json.dumps({"scope": result.scope, "files": result.files_checked, "notes": result.notes,
                           "problems": [output.problem_json(p) for p in result.problems]}, indent=2))
@@ -301,7 +341,8 @@ def _github(args: argparse.Namespace, now: datetime) -> int:
     if args.action == "check":
         if args.pr is None:
             raise BadInput("github check needs --pr NUMBER", "pass the pull request number")
-        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now, args.head_sha)
+        problems = check_pull_request(args.repo, args.at, args.base, args.pr, github, now, args.head_sha,
+                                      _recorded_gate(args))
         if problems is None:
             print(f"rolloutctl: pull request #{args.pr} has moved on from {args.head_sha}; its newer run reports",
                   file=sys.stderr)
@@ -341,6 +382,8 @@ def _progress(args: argparse.Namespace):
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    from controller.apply.gate import Settings as GateSettings
+    from controller.apply.selfcheck import Settings
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
     from controller.sources.fetch import FetchPolicy
@@ -350,11 +393,14 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     policy = FetchPolicy()
     if getattr(args, "fetch_deadline", None) is not None:
         policy = replace(policy, run_time=args.fetch_deadline)
+    # Replaying another day signs apt's metadata with that day's dates: apt's own clock would refuse it.
+    checking = Settings(getattr(args, "self_check", "off"), check_dates=args.now is None)
+    gate = GateSettings(args.installability, check_dates=args.now is None)
     options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
                       private_publish=args.private_publish_dir, private_base_url=args.private_base_url,
                       gnupg_home=getattr(args, "gnupg_home", None), base_url=args.base_url,
                       wait=getattr(args, "wait", 0.0), progress=progress, smtp=SmtpSettings.from_environment(),
-                      fetch_policy=policy)
+                      fetch_policy=policy, self_check=checking, installability=gate)
     try:
         if args.command == "plan":
             planned = make_plan(options)
@@ -376,6 +422,9 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         print(output.render_outcome(outcome, args.verbose))
     for key, reason in sorted(outcome.failures.items()):
         print(f"ingest failed: {key}: {reason}", file=sys.stderr)
+    for channel, problems in sorted(outcome.self_check.items()):
+        for problem in problems:
+            print(f"self-check failed: {channel}: {problem}", file=sys.stderr)
     if outcome.plan is not None and outcome.plan.actions and not args.quiet:
         print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
               "<channel>/<repository>.sources (serve the directory over http first)")
@@ -383,16 +432,37 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
     return 1 if outcome.failed else 0
 
 
+def _gc(args: argparse.Namespace, now: datetime) -> int:
+    from controller.reconcile import Options, collect_garbage
+
+    options = Options(args.repo, args.at, now, args.publish_dir, _state_dir(args), private=args.private_dir,
+                      wait=args.wait)
+    collection = collect_garbage(options, args.dry_run)
+    if args.dry_run or args.verbose:
+        verb = "would delete" if args.dry_run else "deleted"
+        for source, archived in collection.archive:
+            print(f"{'would archive' if args.dry_run else 'archived'} {source} as {archived}")
+        for key in collection.keys:
+            print(f"{verb} {key}")
+    print(collection.describe(done=not args.dry_run))
+    return 0
+
+
 def _status(args: argparse.Namespace, now: datetime) -> int:
-    failures = undelivered = private = None
+    failures = undelivered = private = gate = None
+    served: list[str] = []
     if args.publish_dir is not None or args.state_dir is not None:
+        from controller.apply.gate import read_gate
+        from controller.apply.selfcheck import findings
         from controller.notify.outbox import undelivered as read_undelivered
         from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state, not args.show_embargoed)
+        store = state if args.publish_dir else _local_store(state)
+        served, gate = findings(store), read_gate(store)
         private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
-    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed)
+    result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed, gate)
     statuses = list(result.statuses.values())
     if args.release:
         statuses = [s for s in statuses if s.key == args.release]
@@ -400,12 +470,12 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
             known = ", ".join(sorted(result.statuses)) or "none"
             raise BadInput(f"no release {args.release!r} at {args.at}", f"known releases: {known}")
     if args.format == "json":
-        print(json.dumps(output.status_document(result, statuses, now, undelivered), indent=2))
+        print(json.dumps(output.status_document(result, statuses, now, undelivered, served), indent=2))
     elif not args.quiet:
-        print(output.render_status(result, statuses, now, undelivered))
+        print(output.render_status(result, statuses, now, undelivered, served))
     if not args.check:
         return 0
-    found = output.check_findings(result, statuses, now)
+    found = output.check_findings(result, statuses, now, served)
     if args.format == "text":
         print(f"check: {len(found)} thing(s) need someone: " + "; ".join(found) if found else "check: all well",
               file=sys.stderr)

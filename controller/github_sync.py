@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller import app
+from controller.core.installability import Installability
 from controller.core.model import State
 from controller.core.public import is_embargoed
 from controller.core.pullrequests import (
@@ -30,7 +31,8 @@ _CLOSE = {State.APPROVED, State.PRODUCTION, State.REJECTED, State.OBSOLETED, Sta
 
 
 def check_pull_request(repo_path: str, rev: str, base: str, number: int, github: GitHub,
-                       now: datetime, head_sha: str | None = None) -> list[Problem] | None:
+                       now: datetime, head_sha: str | None = None,
+                       gate: Installability | None = None) -> list[Problem] | None:
     """Validate pull request ``number`` (its commits are ``rev`` in the local repository), report a
     check run and the summary comment. With ``head_sha``, the commit a workflow run was started for:
     None, reporting nothing, when the pull request has moved on since (its newer run reports)."""
@@ -40,7 +42,7 @@ def check_pull_request(repo_path: str, rev: str, base: str, number: int, github:
     pull = github.pull_request(number)
     if head_sha is not None and pull.head_sha != head_sha:
         return None
-    validation = app.validate(repo_path, rev, now, base)
+    validation = app.validate(repo_path, rev, now, base, gate)  # gate: recorded installability results
     world, _ = app.read_world(repo_path, rev)
     problems = validation.problems + authorize(world, pull.author, [login for _, login, _ in pull.commits],
                                                 list(pull.files))

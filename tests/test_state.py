@@ -42,8 +42,10 @@ def test_every_state_object_damaged_in_every_way_is_survived(story, tmp_path, sm
     run(story, tmp_path, "state", "2026-11-02T11:00:00Z", settings)
     objects = [tmp_path / p for p in (
         ".public-private/state/notifications.json", ".public-private/state/ingest-failures.json",
+        ".public-private/state/area.json", "public/.rolloutctl-private-area.json",
         "state/last-reconcile.json", "state/cache/documents.json", "state/journal.json",
         "public/unverified/manifest.json", "public/staged-rollout/manifest.json", "public/site/manifest.json",
+        "public/unverified/generations.json", "public/staged-rollout/generations.json",
         "public/status.json", "public/.rolloutctl-lease.json")]
     minute = 0
     for path in objects:

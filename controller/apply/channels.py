@@ -17,7 +17,7 @@ from controller.core.desired import RepoContent
 from controller.core.model import Channel, World
 from controller.core.plan import VALIDITY, PublishChannel
 from controller.publish import apt, clients, generations, yum
-from controller.publish.pool import Pool
+from controller.publish.pool import Pool, pool_key
 from controller.publish.signing import (
     Signer,
     configured_signer,
@@ -113,12 +113,31 @@ def build_channel(action: PublishChannel, world: World, pool: Pool, signer: Sign
 
 def publish_channel(action: PublishChannel, world: World, pool: Pool, signer: Signer, target: Target, cache: Path,
                     now: datetime, base_url: str,
-                    before_switch: Callable[[Channel, Publication], None] | None = None) -> None:
+                    before_switch: Callable[[Channel, Publication], None] | None = None,
+                    notes: list[str] | None = None, rewrite: bool = False) -> None:
+    """``rewrite``: write the generation's objects again even where they exist (after a failed
+    self-check, what is stored under their names may not be what was written)."""
     content = action.content
     publication, valid_until = build_channel(action, world, pool, signer, cache, now, base_url)
     if before_switch is not None:
         # Everything is built; nothing is written yet (a seam for hooks, and for tests).
         before_switch(action.channel, publication)
+    packages: dict[str, set[str]] = {}
+    copies = pool.signed_copies()
+    for repo_content in content.repos:
+        for entry in repo_content.entries:
+            keys = packages.setdefault(entry.release, set())
+            keys.add(pool_key(entry.sha256, entry.filename))
+            if entry.sha256 in copies:  # an rpm is served as its signed copy
+                keys.add(pool_key(copies[entry.sha256][0], entry.filename))
+    if not action.snapshot:  # a dated snapshot is kept whole: garbage collection leaves it alone
+        generation = generations.Generation(now, tuple(sorted(publication.once)), tuple(sorted(packages)))
+        generations.record_generation(target, action.channel, generation,
+                                      {release: sorted(keys) for release, keys in packages.items()}, now,
+                                      notes if notes is not None else [])
+    if rewrite:
+        for key, data in publication.once.items():
+            target.write(key, data)
     write_publication(target, publication)
     manifest = {"digest": content.digest, "commit": world.snapshot.head.id, "setup": setup(world, base_url),
                 "valid_until": valid_until.isoformat() if valid_until else None,

@@ -11,9 +11,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller import app
+from controller.apply import gate as gate_step
+from controller.apply import gc
 from controller.apply import state as remembered
 from controller.core import public
 from controller.core.messages import Message, manager_emails
@@ -41,6 +44,8 @@ class Outcome:
     # What was done for embargoed releases, in counts: the fields above never name them.
     withheld: list[str] = field(default_factory=list)
     withheld_failures: int = 0  # embargoed releases whose ingestion failed
+    # channel -> what its read-back found wrong ([] when it matched), for the channels read back
+    self_check: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -49,7 +54,11 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.failures or self.withheld_failures)
+        return bool(self.failures or self.withheld_failures or self.self_check_failed)
+
+    @property
+    def self_check_failed(self) -> bool:
+        return any(self.self_check.values())
 
 
 def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
@@ -84,7 +93,12 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         if fetches:
             result = f"{len(failed)} release(s) failed" if failed else "done"
             journal.done(f"fetch {len(fetches)} package(s)", result)
-        if failed:
+        refused = 0
+        if planned.plan.checks:  # the releases whose fetch failed are left out
+            refused = gate_step.check_planned(planned, options, (pool, private), signer)
+            journal.done(f"check that {len(planned.plan.checks)} release(s) install",
+                         f"{refused} did not pass" if refused else "done")
+        if failed or refused:
             planned = replan(planned, options)
         plan = planned.plan
         for move in plan.moves:  # the embargo ended: in the public pool before a channel names them
@@ -93,16 +107,25 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             pool.sync()
             journal.done(f"move {len(plan.moves)} package(s) into the public pool")
         url = planned.base_url
+        from controller.apply import selfcheck
+
+        checking = options.self_check.mode != "off"
+        kept, before_switch = selfcheck.hooks(target, options.before_switch, checking)
+        repair = selfcheck.failed_channels(store) if plan.channels else set()
         for action in plan.channels:
             options.progress(f"publishing {action.label}")
             channel_step.publish_channel(action, world, pool, signer(), target, options.state / "cache",
-                                         options.now, url, options.before_switch)
+                                         options.now, url, options.before_switch if action.snapshot else before_switch,
+                                         notes, action.channel in repair and not action.snapshot)
+            if options.after_switch is not None and not action.snapshot:
+                options.after_switch(action.channel)
             journal.done(f"publish {action.label}")
         if plan.private_channels:
             options.progress("publishing the private channel")
             _publish_private(plan, world, (private, pool), signer(), options)
             journal.done("publish the private channel")
     outcome = Outcome(planned, fetched, failed, list(planned.notes) + notes)
+    alerts = _self_check(outcome, options, kept, journal) if checking and plan.channels else []
     for document in plan.documents:
         target.write(document.name, document.text.encode())
         journal.done(document.describe())
@@ -111,13 +134,18 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
         outcome.notes.append(f"pages and feeds updated under {target.description.rstrip('/')}/{site.SITE}/")
         journal.done(plan.site.describe())
     if options.smtp is not None:
-        outcome.notified, failure = _notify(planned, list(plan.messages), url, options)
+        due = list(plan.messages) + alerts
+        outcome.notified, failure = _notify(planned, due, url, options)
         outcome.notes += [n for n in planned.notes if n not in outcome.notes]
         if failure:
             outcome.notes.append(f"notifications wait in the outbox: {failure}")
-        if plan.messages:
-            journal.done(f"mail {len(outcome.notified)} of {len(plan.messages)} message(s)")
-    _remember(options, planned, failures, store)
+        if due:
+            journal.done(f"mail {len(outcome.notified)} of {len(due)} message(s)")
+    collect_next = _collect_garbage(planned, options.now, journal, outcome.notes, renew)
+    # A release waiting for verification is checked again against the channels just published.
+    recheck = bool(plan.channels) and bool(gate_step.due_checks(
+        world, planned.assessment, gate_step.read_gate(store), target, options.installability, options.now))
+    _remember(options, planned, failures, store, collect_next, outcome.self_check_failed or recheck)
     _withhold(outcome, world, options.now)
     return outcome
 
@@ -144,6 +172,30 @@ def _publish_private(plan, world, sources: tuple[Pool, Pool], signer: Signer, op
                                 public.redact(exc.hint, secrets))
         error.exit_code = exc.exit_code
         raise error from None
+
+
+def _self_check(outcome: Outcome, options: Options, kept: dict, journal: remembered.Journal) -> list[Message]:
+    """Read the channels just published back through the public URL; switch back each one that
+    differs. Returns the alerts for the repository managers. Dated snapshots are not read back."""
+    from controller.apply import selfcheck
+
+    planned = outcome.plan
+    actions = tuple(a for a in planned.plan.channels if not a.snapshot)
+    if not actions:
+        return []
+    options.progress("reading the channels back with dnf and apt")
+    result = selfcheck.check_channels(actions, planned.base_url, options.self_check)
+    switched = {channel: selfcheck.switch_back(planned.target, channel, kept.get(channel),
+                                               next(a for a in actions if a.channel == channel).content.digest)
+                for channel in result.failed}
+    selfcheck.record(planned.store, result, actions, switched, options.now)
+    outcome.self_check = {channel.value: problems for channel, problems in result.problems.items()}
+    outcome.notes += result.notes
+    if result.problems:
+        failed = ", ".join(c.value for c in result.failed)
+        journal.done(f"self-check of {len(result.problems)} channel(s)",
+                     f"{failed} differ; switched back" if failed else "done")
+    return selfcheck.messages(result, actions, switched, planned.world.config, planned.base_url, options.now)
 
 
 def _withhold(outcome: Outcome, world, now: datetime) -> None:
@@ -175,6 +227,23 @@ def _withhold(outcome: Outcome, world, now: datetime) -> None:
     outcome.notes = [public.redact(note, secrets) for note in outcome.notes]
 
 
+def plan_garbage(planned: Planned, now: datetime) -> gc.Collection:
+    copies = Pool(planned.target, Path("/nonexistent")).signed_copies()
+    alive, gone = gc.release_packages(planned.world, planned.assessment, copies)
+    return gc.plan_collection(planned.target, planned.world.config.retention, now, alive, gone)
+
+
+def _collect_garbage(planned: Planned, now: datetime, journal, notes: list[str], renew) -> datetime | None:
+    """After the publication's writes, never among them: what no kept generation names goes.
+    Returns when a retention time next runs out."""
+    collection = plan_garbage(planned, now)
+    if collection.keys:
+        gc.collect(planned.target, collection, now, renew)
+        journal.done("collect garbage", collection.describe())
+        notes.append(collection.describe())
+    return collection.next_due
+
+
 def _notify(planned: Planned, due: list[Message], url: str, options: Options) -> tuple[list[str], str]:
     world = planned.world
     base = url.rstrip("/")
@@ -187,6 +256,8 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
         if options.private_publish is not None else None
 
     def render(message: Message) -> str:
+        if "key" not in message.context:  # not about one release: a message of the controller's own
+            return planned.renderer.render(message.template, **message.context)
         key = message.context["key"]
         secret = message.context.get("embargoed")
         page = None if secret else f"{base}/site/releases/{key.replace('/', '-')}.html"
@@ -212,7 +283,8 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
 # --- skipping a run that cannot change anything --------------------------------------------------
 
 
-def _remember(options: Options, planned: Planned, failures: dict, store: Target) -> None:
+def _remember(options: Options, planned: Planned, failures: dict, store: Target, collect_next: datetime | None,
+              pending: bool = False) -> None:
     """What the next run needs to know that nothing can have changed since this one."""
     target = planned.target
     published = [(target, c) for c in Channel]
@@ -220,13 +292,13 @@ def _remember(options: Options, planned: Planned, failures: dict, store: Target)
         published += [(options.open_private_channel(), c) for c in public.PrivateChannel]
     renew = [p.valid_until - RENEW_MARGIN for where, c in published
              if (p := generations.read_published(where, c)) and p.valid_until]
-    until = [t for t in (planned.assessment.next_change, min(renew, default=None)) if t is not None]
+    until = [t for t in (planned.assessment.next_change, min(renew, default=None), collect_next) if t is not None]
     remembered.write_last_run(options.state, {
         "commit": planned.world.snapshot.head.id,
         "rev": options.rev,
         "now": options.now.isoformat(),
         "valid_until": min(until).isoformat() if until else None,
-        "pending_failures": bool(failures) or bool(options.smtp and outbox.has_work(store)),
+        "pending_failures": bool(failures) or pending or bool(options.smtp and outbox.has_work(store)),
         "published": published_marker(target, options.open_private_channel()),
     })
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from datetime import datetime
 from pathlib import Path
 
 from controller.core import schemacheck as schemas
+from controller.errors import BadInput
 from controller.publish.local import LocalTarget
 from controller.publish.target import Target
 
@@ -144,3 +146,44 @@ class Journal:
         self.record["steps"].append({"step": step, "result": result})
         write_json_if_changed(self.path, self.record)
         self.renew()
+
+
+# --- the publish target's private area ---------------------------------------------------------
+
+
+PAIRED = ".rolloutctl-private-area.json"  # on the publish target: the private area it belongs to
+AREA = "area.json"  # in the private area's state: that area's identity
+
+
+def _identity(raw: bytes | None, field: str) -> str | None:
+    try:
+        found = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return found[field] if isinstance(found, dict) and isinstance(found.get(field), str) else None
+
+
+def check_private_area(target: Target, store: Target, record: bool = True) -> None:
+    """A publish target belongs to one private area: its notification ledger, its throwaway key,
+    its pool of embargoed packages. Another area would sign with another key and count every
+    message as new, so it is refused. The first run on a target records the pairing (as does a
+    run on a target that published before pairings were recorded, or whose record was damaged);
+    with ``record`` False (before the lease is held) nothing is written, a mismatch still refused."""
+    area = _identity(store.read(AREA), "id")
+    paired = _identity(target.read(PAIRED), "private_area")
+    if paired is not None and area is None and store.list(""):
+        area = paired  # the area has state but lost its identity file (damaged or removed): it is this one
+        if record:
+            store.write(AREA, (json.dumps({"id": area}) + "\n").encode())
+    if paired is not None and paired != area:
+        raise BadInput(f"{target.description} belongs to another private area than {store.description}",
+                       "pass the --private-dir that has published there (its state/area.json has the id "
+                       f"{paired}); a run with another private area would sign with another key and mail "
+                       "again what was sent")
+    if not record:
+        return
+    if area is None:
+        area = uuid.uuid4().hex
+        store.write(AREA, (json.dumps({"id": area}) + "\n").encode())
+    if paired is None:
+        target.write(PAIRED, (json.dumps({"private_area": area}) + "\n").encode())

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from controller.core import installability
 from controller.core.freeze import FREEZES_FILE, Freeze, hold_for_freezes, read_freezes, with_days_off
 from controller.core.gates import Runs, cadence_findings, hold_for_cadence, obsolete, production_at
+from controller.core.installability import Installability, Verdict
 from controller.core.lifecycle import CHANNEL_OF, Replay, grace_hours, replay, replay_release
 from controller.core.model import Config, ReleaseFiles, State, World
 from controller.core.policy import GATES, Context, evaluate_rules
@@ -56,6 +58,7 @@ class ReleaseStatus:
     held_until: datetime | None = None  # the cadence holds it before Production until then
     gated: str = ""  # why it is published to no channel (a gating rule's finding), "" if it is not
     freeze: str = ""  # the freeze that holds it before Production, "" if none does
+    installability: Verdict | None = None  # the installability check, where the controller runs it
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,10 @@ class Assessment:
 
 def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
            pending: frozenset[str] = frozenset(), problems: list[Problem] | None = None,
-           rules: tuple[list[Problem], set[str]] | None = None) -> Assessment:
+           rules: tuple[list[Problem], set[str]] | None = None, gate: Installability | None = None) -> Assessment:
     """``rules``: the policy findings and excluded files of this world, when already evaluated
-    (they do not depend on ingestion or the clock, so a second assessment can reuse them)."""
+    (they do not depend on ingestion or the clock, so a second assessment can reuse them).
+    ``gate``: the installability results, where the controller checks them (None: no check)."""
     findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending))
     findings = list(findings)
     findings = list(problems or []) + findings
@@ -80,6 +84,7 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     config = with_days_off(world.config, freezes, now)  # freezes that stop timers are days off
     gated = {_release_key(p.file): p.message for p in findings if p.rule in GATES and _release_key(p.file)}
     runs: Runs = {}
+    verdicts: dict[str, Verdict | None] = {}
     for key, files in world.releases.items():
         certified, events = file_events(files, trail, excluded)
         if certified is not None and certified > now:
@@ -93,6 +98,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         if outcome is not None and key not in gated:  # a gated release is never fetched or published
             events.append(Event(Kind.INGEST if outcome.ok else Kind.INGEST_FAIL, max(outcome.at, certified),
                                 detail=outcome.reason))
+        events, refused, verdicts[key] = installability.judge(files, events, gate)
+        findings += refused
         runs[key] = (certified, events, replay_release(files, certified, events, now, config))
     findings += _future_dated(world, trail, now)
     held = hold_for_cadence(world, runs, now, config)
@@ -103,7 +110,7 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
         findings += run.refused
         files = world.releases[key]
         own = [p for p in findings if p.file.startswith(f"releases/{key}/")]
-        status = _status(files, certified, run, now, config, ingest.get(key), own)
+        status = _status(files, certified, run, now, config, ingest.get(key), own, verdicts.get(key))
         if key in held and now < held[key]:
             status = replace(status, held_until=held[key], waiting_for=f"the cadence limit: the previous "
                              f"{files.release.category.value} release of {files.release.component} reached "
@@ -189,16 +196,18 @@ _ACTORS = {
 
 
 def _status(files: ReleaseFiles, certified: datetime, run: Replay, now: datetime, config: Config | None,
-            ingest: Ingest | None, findings: list[Problem]) -> ReleaseStatus:
+            ingest: Ingest | None, findings: list[Problem], verdict: Verdict | None = None) -> ReleaseStatus:
     waiting, actor = _ACTORS[run.state]
     if run.state == State.INGEST_FAILED and ingest is not None:
         waiting = f"{waiting} (last failure: {redact(ingest.reason)})"
+    if run.state == State.UNVERIFIED and files.verification and verdict and verdict.state in ("pending", "failed"):
+        waiting, actor = installability.HELD[verdict.state]
     if run.state == State.ROLLING_OUT:
         missing = sorted(set(run.accepted) - set(run.reported))
         actor = "early adopters " + ", ".join(missing)
     timers = _timers(files, certified, run, config) if config else ()
     return ReleaseStatus(files.key, run.state, run.since, CHANNEL_OF.get(run.state), waiting, actor, timers,
-                         tuple(findings), tuple(run.history), production_at(run))
+                         tuple(findings), tuple(run.history), production_at(run), installability=verdict)
 
 
 def _timers(files: ReleaseFiles, certified: datetime, run: Replay, config: Config) -> tuple[Timer, ...]:

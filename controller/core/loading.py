@@ -28,6 +28,7 @@ from controller.core.model import (
     ReleaseFiles,
     Report,
     Repository,
+    Retention,
     Roles,
     Security,
     Snapshot,
@@ -325,8 +326,15 @@ def config_from_docs(docs: dict[str, dict]) -> Config:
         github_teams=dict(roles.get("github_teams", {})),
         signed_commits_from=who.signed_commits_from,
         trust_anchor=who.trust_anchor,
+        retention=_retention(repos.get("retention") or {}),
     )
     return config
+
+
+def _retention(section: dict) -> Retention:
+    kept = Retention()
+    return Retention(section.get("generations", kept.generations), float(section.get("days", kept.days)),
+                     section.get("withdrawn_archive", "").strip("/") or None)
 
 
 def _scaled(d: dict, day_hours: float) -> Duration:

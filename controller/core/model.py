@@ -266,6 +266,15 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long superseded publications stay readable (repos-config/repositories.yaml retention)."""
+
+    generations: int = 3  # per channel, the newest kept whatever their age
+    days: float = 2.0  # and every generation superseded less than this long ago
+    archive: str | None = None  # withdrawn releases' packages are copied under this prefix before they go
+
+
+@dataclass(frozen=True)
 class Duration:
     hours: float  # working hours
 
@@ -332,6 +341,7 @@ class Config:
     github_teams: dict[str, str] = field(default_factory=dict)  # stack -> org/team to mention
     signed_commits_from: str | None = None  # ISO date-time or commit id from which signatures count
     trust_anchor: str | None = None  # commit whose tree is imported; later changes are checked
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def roles(self) -> Roles:

@@ -50,6 +50,19 @@ class MovePackage:
 
 
 @dataclass(frozen=True)
+class CheckInstallability:
+    """Whether a release's packages install into Staged Rollout with Production (the result is
+    recorded for the core; see core/installability.py)."""
+
+    release: str
+    basis: str
+    private: bool = False  # an embargoed release's: counted, never named
+
+    def describe(self) -> str:
+        return f"check that {self.release} installs into Staged Rollout with Production (dnf repoclosure, apt)"
+
+
+@dataclass(frozen=True)
 class PublishChannel:
     channel: Channel | PrivateChannel
     content: ChannelContent
@@ -163,6 +176,7 @@ class Plan:
     fetches: tuple[Fetch, ...] = ()
     private_fetches: tuple[Fetch, ...] = ()  # embargoed releases' packages, into the private pool
     moves: tuple[MovePackage, ...] = ()  # embargo ended: private pool -> public pool, before the channels
+    checks: tuple[CheckInstallability, ...] = ()  # after the fetches, before the channels
     channels: tuple[PublishChannel, ...] = ()
     private_channels: tuple[PublishChannel, ...] = ()  # to the private channel's own location
     documents: tuple[WriteDocument, ...] = ()
@@ -174,6 +188,7 @@ class Plan:
         """Every action, as the public may read it: embargoed work is counted, never named."""
         lines = [f.describe() for f in self.fetches]
         lines += [m.describe() for m in self.moves]
+        lines += [c.describe() for c in self.checks if not c.private]
         lines += [a.describe() for a in self.channels]
         lines += [d.describe() for d in self.documents]
         if self.site is not None:
@@ -192,6 +207,9 @@ class Plan:
             releases = len({e.release for repo in action.content.repos for e in repo.entries})
             lines.append(f"publish the private channel: {action.reason}, {releases} embargoed release(s) "
                          "(details withheld)")
+        private = sum(1 for c in self.checks if c.private)
+        if private:
+            lines.append(f"check that {private} embargoed release(s) install (details withheld)")
         restricted = sum(1 for m in self.messages if m.restricted)
         if restricted:
             lines.append(f"mail {restricted} message(s) about embargoed releases to the security group and the "

@@ -109,10 +109,12 @@ def status_document(world: World, assessment: Assessment, now: datetime) -> dict
     releases = []
     for key in public_keys(world, assessment, now):
         s = assessment.statuses[key]
+        verdict = s.installability
         releases.append({"release": key, "state": s.state.value, "channel": s.channel,
                          "since": s.since.isoformat() if s.since else None,
                          "waiting_for": redaction.redact(s.waiting_for),
-                         "next_actor": redaction.redact(s.next_actor)})
+                         "next_actor": redaction.redact(s.next_actor),
+                         "installability": {"state": verdict.state, "summary": verdict.text} if verdict else None})
     return {"releases": releases}
 
 

@@ -109,10 +109,32 @@ class LocalTarget:
             tmp.unlink()
         return True
 
+    def copy(self, source: str, key: str) -> None:
+        final = self._path(key)
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp(final)
+        try:
+            os.link(self._path(source), tmp)
+        except OSError:  # another filesystem, or no hard links here
+            shutil.copyfile(self._path(source), tmp)
+        os.replace(tmp, final)
+
     def delete(self, keys: Iterable[str]) -> None:
+        folders = set()
         for key in keys:
             with contextlib.suppress(FileNotFoundError):
                 self._path(key).unlink()
+            folders.add(self._path(key).parent)
+        # Directories left empty go too (a pool file's, a yum generation's), deepest first.
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            while folder != self.root and folder.is_relative_to(self.root):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty (or gone): its parents are not empty either
+                folder = folder.parent
 
     def flush(self) -> None:
         if self.root.is_dir():

@@ -3,8 +3,9 @@ file name (pool/<sha256[:2]>/<sha256>/<file>), which every channel's metadata po
 
 A file enters the pool only through ``admit``, after its size, digest and header were checked,
 or from another pool that admitted it (``take``, ``copy_from``); so a file in the pool is always
-whole and correct, and presence is proof. Promoting a release writes metadata only: no package
-byte is copied.
+whole and correct, and presence is proof of ingestion, as is a line in collected.json once
+garbage collection took a dead release's file out. Promoting a release writes metadata only: no
+package byte is copied.
 
 The private pool has the same layout in the private area (never served): an embargoed release's
 bytes wait there until its date, then are taken into the public pool without a second fetch.
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from pathlib import Path
 from controller.publish.target import Target
 
 PREFIX = "pool/"
+COLLECTED = f"{PREFIX}collected.json"
 
 
 def pool_key(sha256: str, filename: str) -> str:
@@ -191,6 +194,25 @@ def _names(folder: str) -> list[str]:
         return []
 
 
+def collected(target: Target) -> dict[str, dict]:
+    """sha256 -> {release, file, at} of the packages garbage collection took out of the pool.
+    They were ingested once, so their releases keep the state they reached (rejected, ...)."""
+    raw = target.read(COLLECTED)
+    try:
+        found = json.loads(raw)["packages"] if raw is not None else {}
+        return found if isinstance(found, dict) else {}
+    except (ValueError, KeyError, TypeError):
+        return {}  # unreadable: those releases are fetched again, then collected again
+
+
+def record_collected(target: Target, packages: dict[str, dict]) -> None:
+    """Add to the record; called before the files go, so that it never misses one."""
+    found = collected(target)
+    if packages.keys() - found.keys():
+        found.update(packages)
+        target.write(COLLECTED, (json.dumps({"packages": found}, indent=1, sort_keys=True) + "\n").encode())
+
+
 def cached_copy(staging: Path, sha256: str) -> Path:
     return staging / "pool-cache" / sha256[:2] / sha256
 
@@ -216,9 +238,13 @@ class PoolReader:
 
 
 def held_packages(*locations) -> set[str]:
-    """The sha256 of every package in the pools of the targets named (the publish target and the
-    private area, whose pool holds embargoed packages)."""
+    """The sha256 of every package ingested into the pools of the targets named (the publish
+    target and the private area, whose pool holds embargoed packages): there now, or collected."""
     from controller.publish.target import open_target
 
-    return {sha for where in locations if where is not None
-            for sha in Pool(open_target(where), Path("/nonexistent")).contents()}
+    # A staging directory of its own, thrown away: the pool's listing would be kept there, and
+    # status must write nothing outside the places it was given.
+    with tempfile.TemporaryDirectory(prefix="rolloutctl-pool-") as staging:
+        targets = [open_target(where) for where in locations if where is not None]
+        return {sha for target in targets
+                for sha in [*Pool(target, Path(staging)).contents(), *collected(target)]}

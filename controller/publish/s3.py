@@ -151,6 +151,11 @@ class S3Target:
     def create(self, key: str, data: bytes) -> bool:
         return self._call("creating", self._create, key, data, MUTABLE)
 
+    def copy(self, source: str, key: str) -> None:
+        self._call("copying", self.client.copy_object, Bucket=self.bucket, Key=self._key(key),
+                   CopySource={"Bucket": self.bucket, "Key": self._key(source)}, CacheControl=IMMUTABLE,
+                   ContentType=_content_type(key), MetadataDirective="REPLACE")
+
     def delete(self, keys: Iterable[str]) -> None:
         keys = sorted(keys)
         for start in range(0, len(keys), 1000):

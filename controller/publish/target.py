@@ -54,6 +54,9 @@ class Target(Protocol):
     def create(self, key: str, data: bytes) -> bool:
         """Create the object only if there is none (If-None-Match: *); False when there was."""
 
+    def copy(self, source: str, key: str) -> None:
+        """Create ``key`` with the bytes of ``source`` (archiving; a hard link where it can be)."""
+
     def delete(self, keys: Iterable[str]) -> None:
         """Remove objects (garbage collection only, never during a publication)."""
 
