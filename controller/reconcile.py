@@ -341,7 +341,9 @@ def _snapshots(world: World, now: datetime, rules, pools: tuple[Pool, Pool]):
     snapshots, _ = read_snapshots(world)
     if not snapshots:
         return {}, None
-    outcomes = ingest_outcomes(world, pools[0].contents().__contains__, {})
+    # A package garbage collection took out since counts as it did on the snapshot's day.
+    present = set(pools[0].contents()) | set(pool_collected(pools[0].target))
+    outcomes = ingest_outcomes(world, present.__contains__, {})
     contents = snapshot_contents(world, snapshots, now, lambda at: assess(world, at, outcomes, rules=rules))
     return contents, min((s.at for s in snapshots if s.at > now), default=None)
 
