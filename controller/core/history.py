@@ -46,6 +46,7 @@ class Blobs:
 
     read: Callable[[str], bytes]
     memo: dict = field(default_factory=dict)
+    known: int = 0  # how many parse results the memo held when the run began
 
 
 @dataclass
