@@ -93,11 +93,12 @@ def _world(trail: history.Trail, blobs: history.Blobs, head: Commit, **load_opti
     return replace(world, notes=history.notes(trail)), problems + history.ignored_changes(trail)
 
 
-def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list[Problem], set[str], frozenset[str]]:
+def _read_pull_request(repo_path: str, base: str,
+                       rev: str) -> tuple[World, list[Problem], set[str], frozenset[str], set[str] | None]:
     """The world as it would be with the pull request merged into ``base``: base's history
     replayed, then the pull request's changes judged as one landing. Only its files are checked
     against their schemas; configuration or adopter changes affect every release, so then every
-    release is read whole, else only the components it touches."""
+    release is read whole, else only the components it touches (returned; None: all of them)."""
     repo = git.open_repository(repo_path)
     base_commit = git.resolve(repo, base)
     blobs = _blobs(repo, None)
@@ -122,7 +123,7 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
         options["components"] = components
     world, problems = _world(trail, blobs, landing.commit, **options)
     _keep_memo(repo, blobs, None)
-    return world, problems, changed, pending
+    return world, problems, changed, pending, options.get("components")
 
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
@@ -148,8 +149,8 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None) -
         findings = result.findings + _package_file_problems(world, world.releases) + read_snapshots(world)[1]
         return Validation(_sorted(locate(findings, world)), len(world.snapshot.files), "repository",
                           list(world.notes))
-    world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
-    result = assess(world, now, _assume_fetched(world), pending, problems)
+    world, problems, changed, pending, components = _read_pull_request(repo_path, base, rev)
+    result = assess(world, now, _assume_fetched(world), pending, problems, components=components)
     touched = {key for key in map(release_key, changed) if key}
     findings = result.findings + _package_file_problems(world, touched) + read_snapshots(world)[1]
     relevant = [p for p in findings if p.file in changed or _is_dir_of(p.file, changed)]

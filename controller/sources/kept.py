@@ -11,6 +11,7 @@ run code through its hooks anyway.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -80,11 +81,17 @@ def save_memo(folder: Path, memo: dict, known: int) -> None:
 
 
 def _load(path: Path) -> object:
+    # Hundreds of thousands of objects that live until the process ends: the collector would
+    # walk them while they are built and again at every later collection, for nothing.
+    gc.disable()
     try:
         with path.open("rb") as stream:
             return pickle.load(stream)
     except Exception:  # noqa: BLE001 - a damaged or unreadable cache is a miss, whatever the damage
         return None
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _save(path: Path, value: object) -> bool:
