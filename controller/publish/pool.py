@@ -218,7 +218,11 @@ class PoolReader:
 def held_packages(*locations) -> set[str]:
     """The sha256 of every package in the pools of the targets named (the publish target and the
     private area, whose pool holds embargoed packages)."""
+    import tempfile
+
     from controller.publish.target import open_target
 
-    return {sha for where in locations if where is not None
-            for sha in Pool(open_target(where), Path("/nonexistent")).contents()}
+    # Reading writes a listing into staging: a scratch one here, never a directory of the machine.
+    with tempfile.TemporaryDirectory(prefix="rolloutctl-listing-") as scratch:
+        return {sha for where in locations if where is not None
+                for sha in Pool(open_target(where), Path(scratch)).contents()}
