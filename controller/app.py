@@ -21,7 +21,7 @@ from controller.core.snapshots import read_snapshots
 from controller.core.timeline import landing
 from controller.errors import ControllerError, Problem
 from controller.publish.pool import held_packages
-from controller.sources import git, gpg
+from controller.sources import git, gpg, kept
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,14 @@ class Validation:
 def read_world(repo_path: str, rev: str, memo: dict | None = None) -> tuple[World, list[Problem]]:
     """The model at ``rev``: the files that count after replaying the history (see core/history),
     and every problem, including the changes the replay did not count. ``memo`` holds earlier
-    parse results by content (see loading)."""
+    parse results by content (see loading); without one, the run uses the one kept in the repository."""
     repo = git.open_repository(repo_path)
     head = git.resolve(repo, rev)
-    trail, blobs = _replay(repo, head, memo)
-    return _world(trail, blobs, git.commit_of(repo, rev))
+    blobs = _blobs(repo, memo)
+    trail, _ = _replay(repo, head, blobs)
+    result = _world(trail, blobs, git.commit_of(repo, rev))
+    _keep_memo(repo, blobs, memo)
+    return result
 
 
 def head_commit(repo_path: str, rev: str) -> str:
@@ -59,10 +62,30 @@ def _verifier(repo) -> history.Verify:
     return verify
 
 
-def _replay(repo, head, memo: dict | None) -> tuple[history.Trail, history.Blobs]:
-    blobs = history.Blobs(git.blob_reader(repo), memo if memo is not None else {})
-    chain = git.Chain(repo, head, PREFIXES)
-    return history.replay(chain, blobs, _verifier(repo), whole=lambda: chain), blobs
+def _blobs(repo, memo: dict | None) -> history.Blobs:
+    """File contents and parse results: the caller's ``memo``, else the one kept in the repository."""
+    blobs = history.Blobs(git.blob_reader(repo), memo if memo is not None else kept.load_memo(git.kept_dir(repo)))
+    blobs.known = len(blobs.memo)
+    return blobs
+
+
+def _keep_memo(repo, blobs: history.Blobs, memo: dict | None) -> None:
+    if memo is None:
+        kept.save_memo(git.kept_dir(repo), blobs.memo, blobs.known)
+
+
+def _replay(repo, head, blobs: history.Blobs) -> tuple[history.Trail, git.Chain]:
+    """The replay through ``head``, resumed from the newest state kept on its first-parent history
+    (see sources/kept), and kept again when it moved on."""
+    folder = git.kept_dir(repo)
+    chain = git.Chain(repo, head, PREFIXES, since=kept.commits(folder))
+    trail = kept.load_trail(folder, chain.start) if chain.start else None
+    if chain.start is not None and trail is None:  # unreadable after all: from the root
+        chain = git.Chain(repo, head, PREFIXES)
+    trail = history.replay(chain, blobs, _verifier(repo), trail, whole=lambda: git.Chain(repo, head, PREFIXES))
+    if len(chain):
+        kept.save_trail(folder, str(head.id), trail)
+    return trail, chain
 
 
 def _world(trail: history.Trail, blobs: history.Blobs, head: Commit, **load_options) -> tuple[World, list[Problem]]:
@@ -71,25 +94,28 @@ def _world(trail: history.Trail, blobs: history.Blobs, head: Commit, **load_opti
     return replace(world, notes=history.notes(trail)), problems + history.ignored_changes(trail)
 
 
-def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list[Problem], set[str], frozenset[str]]:
+def _read_pull_request(repo_path: str, base: str,
+                       rev: str) -> tuple[World, list[Problem], set[str], frozenset[str], set[str] | None]:
     """The world as it would be with the pull request merged into ``base``: base's history
     replayed, then the pull request's changes judged as one landing. Only its files are checked
     against their schemas; configuration or adopter changes affect every release, so then every
-    release is read whole, else only the components it touches."""
+    release is read whole, else only the components it touches (returned; None: all of them)."""
     repo = git.open_repository(repo_path)
-    trail, blobs = _replay(repo, git.resolve(repo, base), None)
+    base_commit = git.resolve(repo, base)
+    blobs = _blobs(repo, None)
+    trail, chain = _replay(repo, base_commit, blobs)
     landing = git.pull_request_landing(repo, base, rev, PREFIXES)
     if trail.through is None:
         history.import_landing(trail, landing, blobs)
     else:
-        chain = git.Chain(repo, git.resolve(repo, base), PREFIXES)
         moved = history.check_landing(trail, landing, blobs, _verifier(repo), chain)
         if moved is not None:  # the pull request moves the trust anchor: judge it from there
-            trail = history.replay(chain, blobs, _verifier(repo), history.Trail(anchor=moved, anchor_moves=1))
+            whole = git.Chain(repo, base_commit, PREFIXES)
+            trail = history.replay(whole, blobs, _verifier(repo), history.Trail(anchor=moved, anchor_moves=1))
             if trail.through is None:  # the anchor is the pull request itself
                 history.import_landing(trail, landing, blobs)
             else:
-                history.check_landing(trail, landing, blobs, _verifier(repo), chain)
+                history.check_landing(trail, landing, blobs, _verifier(repo), whole)
     changed = {c.path for c in landing.changes}
     pending = frozenset(c.id for c in git.pull_request_commits(repo, base, rev)) | {landing.commit.id}
     components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
@@ -97,7 +123,8 @@ def _read_pull_request(repo_path: str, base: str, rev: str) -> tuple[World, list
     if not any(p.startswith(("repos-config/", "adopters/")) for p in changed):
         options["components"] = components
     world, problems = _world(trail, blobs, landing.commit, **options)
-    return world, problems, changed, pending
+    _keep_memo(repo, blobs, None)
+    return world, problems, changed, pending, options.get("components")
 
 
 def status(repo_path: str, rev: str, now: datetime, publish: Path | None = None,
@@ -126,8 +153,8 @@ def validate(repo_path: str, rev: str, now: datetime, base: str | None = None,
         findings = result.findings + _package_file_problems(world, world.releases) + read_snapshots(world)[1]
         return Validation(_sorted(locate(findings, world)), len(world.snapshot.files), "repository",
                           list(world.notes))
-    world, problems, changed, pending = _read_pull_request(repo_path, base, rev)
-    result = assess(world, now, _assume_fetched(world), pending, problems, gate=gate)
+    world, problems, changed, pending, components = _read_pull_request(repo_path, base, rev)
+    result = assess(world, now, _assume_fetched(world), pending, problems, gate=gate, components=components)
     touched = {key for key in map(release_key, changed) if key}
     findings = result.findings + _package_file_problems(world, touched) + read_snapshots(world)[1]
     relevant = [p for p in findings if p.file in changed or _is_dir_of(p.file, changed)]

@@ -69,3 +69,38 @@ def test_tree_comparison_agrees_with_git_diff_tree(story):
                                 *PREFIXES)
         theirs = sorted((line.split("\t")[1], line.split("\t")[0]) for line in listing.splitlines())
         assert ours == theirs, rev
+
+
+def _reads(path) -> tuple:
+    validation = app.validate(str(path), "HEAD", NOW)
+    statuses = app.status(str(path), "HEAD", NOW).statuses
+    return validation, {k: (s.state, s.since, s.findings) for k, s in statuses.items()}
+
+
+def test_a_run_resumes_from_the_kept_history_and_reads_what_a_whole_replay_reads(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    first = _reads(story.path)
+    kept = git.kept_dir(git.open_repository(str(story.path)))
+    assert any(p.suffix == ".replay" for p in kept.iterdir())
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    story.commit("andrea", "2026-11-03T10:00:00Z", {f"{R}/release.yaml": manifest(changelog="Rewritten.")})
+    resumed = _reads(story.path)
+    for item in kept.iterdir():
+        item.unlink()
+    whole = _reads(story.path)
+    assert resumed == whole != first
+    assert [p.rule for p in whole[0].problems] == ["release-immutable"]
+    assert whole[1]["argus/1.8.0"][0].value == "certified"  # no publish directory: nothing fetched
+
+
+def test_a_damaged_kept_history_is_replayed_again(story):
+    story.commit("andrea", "2026-11-02T09:00:00Z", {f"{R}/release.yaml": manifest()})
+    story.commit("ines", "2026-11-03T09:00:00Z", {f"{R}/verification.yaml": verification()})
+    expected = _reads(story.path)
+    kept = git.kept_dir(git.open_repository(str(story.path)))
+    for item in kept.iterdir():
+        item.write_bytes(b"\x80\x05 not what was written")
+    assert _reads(story.path) == expected
+    for item in kept.iterdir():
+        item.write_bytes(b"")
+    assert _reads(story.path) == expected

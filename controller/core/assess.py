@@ -71,10 +71,13 @@ class Assessment:
 
 def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
            pending: frozenset[str] = frozenset(), problems: list[Problem] | None = None,
-           rules: tuple[list[Problem], set[str]] | None = None, gate: Installability | None = None) -> Assessment:
+           rules: tuple[list[Problem], set[str]] | None = None, gate: Installability | None = None,
+           components: set[str] | None = None) -> Assessment:
     """``rules``: the policy findings and excluded files of this world, when already evaluated
     (they do not depend on ingestion or the clock, so a second assessment can reuse them).
-    ``gate``: the installability results, where the controller checks them (None: no check)."""
+    ``gate``: the installability results, where the controller checks them (None: no check).
+    ``components``: only their releases are replayed (a pull request's check, which asks for
+    nothing about the others; the rules still see every release)."""
     findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending))
     findings = list(findings)
     findings = list(problems or []) + findings
@@ -86,6 +89,8 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     runs: Runs = {}
     verdicts: dict[str, Verdict | None] = {}
     for key, files in world.releases.items():
+        if components is not None and key.split("/", 1)[0] not in components:
+            continue
         certified, events = file_events(files, trail, excluded)
         if certified is not None and certified > now:
             continue  # merged after ``now``: at that time the release did not exist yet

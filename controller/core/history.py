@@ -12,7 +12,7 @@ replay's state after any commit can be kept and resumed from (it is plain data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -46,6 +46,7 @@ class Blobs:
 
     read: Callable[[str], bytes]
     memo: dict = field(default_factory=dict)
+    known: int = 0  # how many parse results the memo held when the run began
 
 
 @dataclass
@@ -207,18 +208,41 @@ def _signatures_required(trail: Trail, landing: Landing, chain: Chain, blobs: Bl
 
 def accepted_snapshot(trail: Trail, head: Commit, blobs: Blobs) -> Snapshot:
     """The files that count, with the accepted changes that made them, as the model reads them."""
-    files, history, reported = {}, {}, {}
+    ids, history, reported = {}, {}, {}
     # Earlier versions of the freezes: when each window was added or lifted is part of the state.
     earlier = {t.blob: blobs.read(t.blob) for t in trail.records[FREEZES_FILE].touches if t.blob} \
         if FREEZES_FILE in trail.records else {}
     for path, record in trail.records.items():
         if record.accepted is not None:
-            files[path] = blobs.read(record.accepted)
+            ids[path] = record.accepted
             if record.done is not None:
                 reported[path] = record.done
         if record.touches:
             history[path] = tuple(record.touches)
-    return Snapshot(head, files, history, earlier, reported)
+    return Snapshot(head, Contents(ids, blobs.read), history, earlier, reported)
+
+
+class Contents(Mapping):
+    """File contents by path, each read when first asked for: a pull request's check reads only
+    the files it looks at, not every file of the repository."""
+
+    def __init__(self, ids: dict[str, str], read: Callable[[str], bytes]):
+        self.ids, self.read, self.known = ids, read, {}
+
+    def __getitem__(self, path: str) -> bytes:
+        found = self.known.get(path)
+        if found is None:
+            found = self.known[path] = self.read(self.ids[path])
+        return found
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def ignored_changes(trail: Trail) -> list[Problem]:

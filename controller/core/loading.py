@@ -80,11 +80,13 @@ def parse_file(path: str, raw: bytes, kind: str, validate: bool = True,
                memo: dict | None = None) -> tuple[Parsed | None, list[Problem]]:
     """Parse and check one file. ``memo`` maps a content key to an earlier result for the same
     bytes (a cache the caller may keep between runs); new results are added to it."""
-    key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" if memo is not None and validate else None
+    key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" if memo is not None else None
     if key is not None and key in memo:
         data, lines, found = memo[key]
-        problems = [Problem(path, *p) for p in found]
+        problems = [Problem(path, *p) for p in found] if validate else []
         return (None if problems else Parsed(path, kind, Document(data, lines))), problems
+    if not validate:  # what is known of unchecked content is kept only with its check
+        key = None
     try:
         doc = read_yaml(raw)
     except YamlError as exc:

@@ -62,6 +62,7 @@ def _subdivisions(country: str) -> list[str] | None:
     return list(getattr(holidays, country).subdivisions)
 
 
+@lru_cache(maxsize=8192)
 def _bounds(cal: Calendar, day: date) -> tuple[datetime, datetime] | None:
     """The working interval of a day, in UTC, or None on a day off."""
     if is_day_off(cal, day):

@@ -8,15 +8,17 @@ committing files for the controller. Knows nothing of releases; callers choose t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pygit2
 from pygit2.enums import SortMode
 
 from controller.core.model import Change, Commit, Landing, Signature
 from controller.errors import BadInput
+from controller.sources.treediff import TreeDiff
 
 
 def open_repository(path: str) -> pygit2.Repository:
@@ -72,41 +74,35 @@ def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> py
     return repo[entry.id] if entry.type_str == "tree" else None
 
 
+def tree_reader(repo: pygit2.Repository) -> TreeDiff:
+    return TreeDiff(lambda oid: repo.read(oid)[1])
+
+
 def _changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None,
-             prefixes: tuple[str, ...]) -> dict[str, tuple[str, str | None]]:
-    """{path: (A|M|D, new blob id)} for the files under the top-level ``prefixes`` that differ:
-    libgit2's tree diff, descending only into the directories named (a file put where a
-    directory was reads as the directory's files deleted and the file added, as git diff-tree -r)."""
+             prefixes: tuple[str, ...], trees: TreeDiff | None = None) -> dict[str, tuple[str, str | None]]:
+    """{path: (A|M|D, new blob id)} for the files under the top-level ``prefixes`` that differ
+    (a file put where a directory was reads as the directory's files deleted and the file added,
+    as git diff-tree -r). ``trees`` keeps what it learnt for the next commit of a walk."""
+    trees = trees or tree_reader(repo)
     found: dict[str, tuple[str, str | None]] = {}
     for prefix in prefixes:
         name = prefix.rstrip("/")
         before, after = _subtree(repo, old, name), _subtree(repo, new, name)
-        if before is None and after is None or before is not None and after is not None and before.id == after.id:
-            continue
-        if before is None:
-            diff = after.diff_to_tree(swap=True)
-        elif after is None:
-            diff = before.diff_to_tree()
-        else:
-            diff = before.diff_to_tree(after)
-        for delta in diff.deltas:
-            status = delta.status_char()
-            if status == "D":
-                found[prefix + delta.old_file.path] = ("D", None)
-            else:
-                found[prefix + delta.new_file.path] = ("A" if status == "A" else "M", str(delta.new_file.id))
+        found.update(trees.changes(before.id.raw if before is not None else None,
+                                   after.id.raw if after is not None else None, prefix))
     return found
 
 
-def _introduced(repo: pygit2.Repository, commit: pygit2.Commit, prefixes: tuple[str, ...]) -> set[str]:
+def _introduced(repo: pygit2.Repository, commit: pygit2.Commit, prefixes: tuple[str, ...],
+                trees: TreeDiff | None = None) -> set[str]:
     """The paths whose content in ``commit`` none of its parents had: for a plain commit its own
     changes, for a merge what the merge itself wrote (an "evil merge" or a conflict resolution)."""
     parents = commit.parents
     if not parents:
-        return set(_changes(repo, None, commit.tree, prefixes))
-    paths = set(_changes(repo, parents[0].tree, commit.tree, prefixes))
+        return set(_changes(repo, None, commit.tree, prefixes, trees))
+    paths = set(_changes(repo, parents[0].tree, commit.tree, prefixes, trees))
     for other in parents[1:]:
-        paths &= set(_changes(repo, other.tree, commit.tree, prefixes))
+        paths &= set(_changes(repo, other.tree, commit.tree, prefixes, trees))
     return paths
 
 
@@ -133,19 +129,19 @@ def untouched_since(repo: pygit2.Repository, old: str, head: pygit2.Commit, pref
 class Chain:
     """The first-parent history of a revision under ``prefixes``, oldest first, as the history
     replay reads it. Each landing's tree diff is computed once, when first asked for. With
-    ``since``, the chain starts after that commit (a replay resumed from a kept state)."""
+    ``since`` (commits whose replay state was kept), the chain starts after the newest of them
+    that is on it (``start``), or at the root when none is."""
 
     def __init__(self, repo: pygit2.Repository, head: pygit2.Commit, prefixes: tuple[str, ...],
-                 since: str | None = None):
+                 since: Collection[str] = ()):
         self.repo, self.prefixes, self.convert = repo, prefixes, _Converter({})
+        self.trees = tree_reader(repo)
         ids = []
         commit = head
-        while commit is not None and str(commit.id) != since:
+        while commit is not None and str(commit.id) not in since:
             ids.append(commit.id)
             commit = commit.parents[0] if commit.parents else None
-        if since is not None and commit is None:
-            raise BadInput(f"commit {since} is not on the first-parent history of {head.id}",
-                           "the kept history state belongs to another branch; remove it and run again")
+        self.start = str(commit.id) if commit is not None else None
         ids.reverse()
         self.ids = ids
         self._landings: dict[int, Landing] = {}
@@ -164,16 +160,16 @@ class Chain:
     def _landing(self, index: int) -> Landing:
         main = self.repo[self.ids[index]]
         parents = main.parents
-        changed = _changes(self.repo, parents[0].tree if parents else None, main.tree, self.prefixes)
+        changed = _changes(self.repo, parents[0].tree if parents else None, main.tree, self.prefixes, self.trees)
         credit: dict[str, list[pygit2.Commit]] = {path: [] for path in changed}
         if len(parents) > 1 and changed:
             side = self.repo.walk(parents[1].id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
             side.hide(parents[0].id)
             for commit in side:
-                for path in _introduced(self.repo, commit, self.prefixes) & changed.keys():
+                for path in _introduced(self.repo, commit, self.prefixes, self.trees) & changed.keys():
                     credit[path].append(commit)
             # Content the merge itself introduced, that neither parent had, is the merge author's.
-            for path in _introduced(self.repo, main, self.prefixes) & changed.keys():
+            for path in _introduced(self.repo, main, self.prefixes, self.trees) & changed.keys():
                 credit[path].append(main)
         changes = tuple(Change(path, kind, blob, tuple(self.convert.commit(c) for c in credit[path] or [main]))
                         for path, (kind, blob) in sorted(changed.items()))
@@ -221,6 +217,12 @@ def pull_request_commits(repo: pygit2.Repository, base: str, head: str) -> list[
 
 def commit_of(repo: pygit2.Repository, rev: str) -> Commit:
     return _Converter({}).commit(resolve(repo, rev))
+
+
+def kept_dir(repo: pygit2.Repository) -> Path:
+    """Where what a run learnt of this repository's history is kept: inside its git directory,
+    which every checkout has, which git itself never reads there, and which goes with the clone."""
+    return Path(repo.path) / "rolloutctl"
 
 
 def blob_reader(repo: pygit2.Repository) -> Callable[[str], bytes]:
