@@ -426,8 +426,10 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         for problem in problems:
             print(f"self-check failed: {channel}: {problem}", file=sys.stderr)
     if outcome.plan is not None and outcome.plan.actions and not args.quiet:
-        print(f"published under {args.publish_dir}/: point dnf at <channel>/<repository>.repo, apt at "
-              "<channel>/<repository>.sources (serve the directory over http first)")
+        served = ("its HTTP endpoint, or a CDN in front of it, serves them" if args.publish_dir.startswith("s3://")
+                  else "serve the directory over http first")
+        print(f"published under {args.publish_dir.rstrip('/')}/: point dnf at <channel>/<repository>.repo, apt at "
+              f"<channel>/<repository>.sources ({served})")
     print(output.summary_line(outcome, seconds))
     return 1 if outcome.failed else 0
 
