@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -273,3 +275,18 @@ class Gate:
         self.release()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextmanager
+def publish_place(request, tmp_path, name: str):
+    """Where a test parametrized over ["directory", "seaweedfs"] publishes: (publish spec, private
+    spec on the store or None beside a directory, the URL clients read it at)."""
+    if request.param == "directory":
+        publish = tmp_path / "public"
+        publish.mkdir()
+        with FileServer(publish) as server:
+            yield str(publish), None, server.url
+        return
+    store = request.getfixturevalue("seaweedfs")
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
+    yield f"s3://public/{prefix}", f"s3://private/{prefix}", store.url("public", prefix)

@@ -8,14 +8,13 @@ import re
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 import yaml
 from clients import Apt, Dnf
 from conftest import ARC, TOP, arc_packages, arc_release, report_done, verification
-from servers import FileServer, Gate, seaweedfs  # noqa: F401  (the session's object store)
+from servers import Gate, publish_place, seaweedfs  # noqa: F401  (the session's object store)
 from test_reconcile import run as reconcile_at
 from test_reconcile import site  # noqa: F401  (a publish directory served over HTTP)
 from test_snapshots import RPM as SNAPSHOT_RPM
@@ -57,19 +56,10 @@ class Place:
 
 @pytest.fixture(params=["directory", "seaweedfs"])
 def place(request, tmp_path):
-    if request.param == "directory":
-        publish = tmp_path / "public"
-        publish.mkdir()
-        with FileServer(publish) as server:
-            found = Place(str(publish), None, server.url, tmp_path)
-            with found.gate:
-                yield found
-        return
-    store = request.getfixturevalue("seaweedfs")
-    prefix = f"gc-{uuid.uuid4().hex[:8]}"
-    found = Place(f"s3://public/{prefix}", f"s3://private/{prefix}", store.url("public", prefix), tmp_path)
-    with found.gate:
-        yield found
+    with publish_place(request, tmp_path, "gc") as (publish, private, url):
+        found = Place(publish, private, url, tmp_path)
+        with found.gate:
+            yield found
 
 
 def keep(story, **retention) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from clients import CHANNELS, Apt, Dnf
 from conftest import TOP, arc_release
-from servers import FileServer, seaweedfs  # noqa: F401  (the session's object store)
+from servers import publish_place, seaweedfs  # noqa: F401  (the session's object store)
 
 from controller.publish.lease import KEY as LEASE
 from controller.publish.target import Stored, Target, open_target
@@ -109,15 +108,8 @@ def at(text: str) -> datetime:
 @pytest.fixture(params=["directory", "seaweedfs"])
 def place(request, tmp_path):
     """(publish spec, private spec, the URL clients read it at, whether to stop after every write)."""
-    if request.param == "directory":
-        publish = tmp_path / "public"
-        publish.mkdir()
-        with FileServer(publish) as server:
-            yield str(publish), str(tmp_path / "private"), server.url, True
-        return
-    store = request.getfixturevalue("seaweedfs")
-    prefix = f"stops-{uuid.uuid4().hex[:8]}"
-    yield f"s3://public/{prefix}", f"s3://private/{prefix}", store.url("public", prefix), False
+    with publish_place(request, tmp_path, "stops") as (publish, private, url):
+        yield publish, private or str(tmp_path / "private"), url, request.param == "directory"
 
 
 class Readers:

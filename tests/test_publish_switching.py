@@ -4,10 +4,8 @@ directory and on a real SeaweedFS. (bench/switch_loop.py runs the same with fift
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from servers import FileServer, seaweedfs  # noqa: F401  (the session's object store)
+from servers import publish_place, seaweedfs  # noqa: F401  (the session's object store)
 from switching import switch_while_reading, two_commits
 
 SWITCHES = 10
@@ -16,15 +14,8 @@ SWITCHES = 10
 @pytest.fixture(params=["directory", "seaweedfs"])
 def place(request, tmp_path):
     """(publish spec, private spec or None, the URL clients read it at)."""
-    if request.param == "directory":
-        publish = tmp_path / "public"
-        publish.mkdir()
-        with FileServer(publish) as server:
-            yield str(publish), None, server.url
-        return
-    store = request.getfixturevalue("seaweedfs")
-    prefix = f"switching-{uuid.uuid4().hex[:8]}"
-    yield f"s3://public/{prefix}", f"s3://private/{prefix}", store.url("public", prefix)
+    with publish_place(request, tmp_path, "switching") as place:
+        yield place
 
 
 def test_clients_reading_in_a_loop_never_fail_while_channels_switch(place, tmp_path):
