@@ -49,13 +49,6 @@ def head_commit(repo_path: str, rev: str) -> str:
     return str(git.resolve(git.open_repository(repo_path), rev).id)
 
 
-def model_unchanged(repo_path: str, old: str, rev: str) -> bool:
-    """Whether the model at ``rev`` is the one at commit ``old``: the same commit, or ``old``
-    followed by commits that change nothing the model reads."""
-    repo = git.open_repository(repo_path)
-    return git.untouched_since(repo, old, git.resolve(repo, rev), PREFIXES)
-
-
 def _verifier(repo) -> history.Verify:
     def verify(commits, keys, at):
         return gpg.verify_signatures(git.commit_signatures(repo, [c.id for c in commits]), keys, at)

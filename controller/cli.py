@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from controller import __version__, app, output
+from controller import __version__
 from controller.errors import BadInput, ControllerError, failing
 
 # An OSError with one of these is the machine's answer (a directory that cannot be written, a full
@@ -245,6 +245,8 @@ def _bug() -> int:
 
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
+    # Each command imports what it uses when it runs: --help, --version and a reconcile that
+    # stops at once load neither the model's reader nor the planner.
     if args.command == "validate":
         return _validate(args, now)
     if args.command in ("plan", "reconcile"):
@@ -253,6 +255,14 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         return _github(args, now)
     if args.command == "gc":
         return _gc(args, now)
+    if args.command == "release":
+        return _release_new(args)
+    if args.command == "init":
+        return _init(args)
+    if args.command == "status":
+        return _status(args, now)
+    from controller import app
+
     if args.command == "codeowners":
         from controller.core.codeowners import codeowners
 
@@ -270,16 +280,10 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         if args.svg:
             _write(args.svg, render_svg(figures["rollout_days"]))
         return 0
-    if args.command == "release":
-        return _release_new(args)
-    if args.command == "init":
-        return _init(args)
-    if args.command == "report-template":
-        from controller.core.report_template import report_template
+    from controller.core.report_template import report_template
 
-        print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
-        return 0
-    return _status(args, now)
+    print(report_template(app.read_world(args.repo, args.at)[0], args.release, args.site), end="")
+    return 0
 
 
 def _local_store(path: Path):
@@ -302,12 +306,14 @@ def _recorded_gate(args: argparse.Namespace):
     if args.publish_dir is None:
         return None
     from controller.apply.gate import read_gate
-    from controller.reconcile import state_store
+    from controller.apply.state import state_store
 
     return read_gate(state_store(args.publish_dir, args.private_dir))
 
 
 def _validate(args: argparse.Namespace, now: datetime) -> int:
+    from controller import app, output
+
     result = app.validate(args.repo, args.at, now, args.base, _recorded_gate(args))
     if args.format == "json":
         print(json.dumps({"scope": result.scope, "files": result.files_checked, "notes": result.notes,
@@ -382,13 +388,18 @@ def _progress(args: argparse.Namespace):
 
 
 def _reconcile(args: argparse.Namespace, now: datetime) -> int:
+    started = time.monotonic()
+    if args.command == "reconcile" and _stops_at_once(args, now):
+        from controller.apply.lastrun import Outcome
+
+        return _report(args, Outcome(None), now, time.monotonic() - started)
+    from controller import output
     from controller.apply.gate import Settings as GateSettings
     from controller.apply.selfcheck import Settings
     from controller.notify.mail import SmtpSettings
     from controller.reconcile import Options, make_plan, reconcile
     from controller.sources.fetch import FetchPolicy
 
-    started = time.monotonic()
     progress = _progress(args)
     policy = FetchPolicy()
     if getattr(args, "fetch_deadline", None) is not None:
@@ -412,7 +423,24 @@ def _reconcile(args: argparse.Namespace, now: datetime) -> int:
         outcome = reconcile(options)
     finally:
         progress.close()
-    seconds = time.monotonic() - started
+    return _report(args, outcome, now, time.monotonic() - started)
+
+
+def _stops_at_once(args: argparse.Namespace, now: datetime) -> bool:
+    """What reconcile checks first, checked before the planner is loaded: most scheduled runs
+    find that nothing can have changed."""
+    from controller.apply.lastrun import stops_at_once
+    from controller.apply.state import state_store
+    from controller.publish.target import open_target
+
+    private_channel = open_target(args.private_publish_dir) if args.private_publish_dir is not None else None
+    return stops_at_once(args.repo, args.at, now, _state_dir(args), open_target(args.publish_dir),
+                         state_store(args.publish_dir, args.private_dir), private_channel)
+
+
+def _report(args: argparse.Namespace, outcome, now: datetime, seconds: float) -> int:
+    from controller import output
+
     if args.format == "json":
         print(json.dumps(output.reconcile_document(outcome, now, seconds), indent=2))
         return 1 if outcome.failed else 0
@@ -456,14 +484,16 @@ def _status(args: argparse.Namespace, now: datetime) -> int:
     if args.publish_dir is not None or args.state_dir is not None:
         from controller.apply.gate import read_gate
         from controller.apply.selfcheck import findings
+        from controller.apply.state import private_location, read_failures, state_store
         from controller.notify.outbox import undelivered as read_undelivered
-        from controller.reconcile import private_location, read_failures, state_store
 
         state = state_store(args.publish_dir, args.private_dir) if args.publish_dir else _state_dir(args)
         failures, undelivered = read_failures(state), read_undelivered(state, not args.show_embargoed)
         store = state if args.publish_dir else _local_store(state)
         served, gate = findings(store), read_gate(store)
         private = private_location(args.publish_dir, args.private_dir) if args.publish_dir else None
+    from controller import app, output
+
     result = app.status(args.repo, args.at, now, args.publish_dir, failures, private, not args.show_embargoed, gate)
     statuses = list(result.statuses.values())
     if args.release:

@@ -6,10 +6,13 @@ dictionaries from results and never prints, reads or decides.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from controller.core.assess import Assessment, ReleaseStatus
 from controller.core.model import State
 from controller.errors import Problem, failing
+
+if TYPE_CHECKING:
+    from controller.core.assess import Assessment, ReleaseStatus
 
 JSON_VERSION = 1  # raised when a field changes meaning or goes away; new fields do not raise it
 

@@ -18,7 +18,9 @@ from controller.apply import gate as gate_step
 from controller.apply import selfcheck
 from controller.apply import state as remembered
 from controller.apply.gc import GONE, Collection, collect
-from controller.apply.run import Outcome, apply_plan, nothing_changed, plan_garbage, published_marker
+from controller.apply.lastrun import Outcome, published_marker, stops_at_once
+from controller.apply.run import apply_plan, plan_garbage
+from controller.apply.state import private_location, state_store
 from controller.core import installability, public
 from controller.core import plan as core_plan
 from controller.core.assess import Assessment, Ingest, assess
@@ -120,25 +122,6 @@ def check_private_channel(options: Options) -> None:
         if mine.startswith(where(other)) or where(other).startswith(mine):
             raise BadInput(f"--private-publish-dir {options.private_publish} overlaps {name} ({other})",
                            "give the private channel a location of its own, served with access control")
-
-
-def state_store(publish: Path | str, private: Path | str | None) -> Target:
-    return open_target(join(private_location(publish, private), "state"))
-
-
-def private_location(publish: Path | str, private: Path | str | None) -> Path | str:
-    if private is not None:
-        return private
-    if str(publish).startswith("s3://"):
-        raise BadInput(f"publishing to {publish} needs --private-dir: an S3 location the public cannot read",
-                       "it keeps the notification ledger, ingestion failures and the throwaway key; e.g. "
-                       "--private-dir s3://BUCKET-private/PREFIX (see docs/publishing.md)")
-    publish = Path(publish).absolute()
-    return publish.parent / f".{publish.name}-private"
-
-
-def join(location: Path | str, name: str) -> Path | str:
-    return f"{str(location).rstrip('/')}/{name}" if str(location).startswith("s3://") else Path(location) / name
 
 
 @dataclass
@@ -412,8 +395,8 @@ def reconcile(options: Options) -> Outcome:
     then the pools are listed again."""
     target = options.open_target()
     store = options.open_state_store()
-    remembered.check_private_area(target, store, record=False)
-    if nothing_changed(options, target):
+    if stops_at_once(options.repo, options.rev, options.now, options.state, target, store,
+                     options.open_private_channel()):
         return Outcome(None)  # nothing written: no lease needed
     memo = remembered.load_memo(options.state)
     known = len(memo)

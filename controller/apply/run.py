@@ -6,18 +6,15 @@ know to stop at once when nothing can have changed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller import app
 from controller.apply import gate as gate_step
 from controller.apply import gc
 from controller.apply import state as remembered
+from controller.apply.lastrun import Outcome, published_marker
 from controller.core import public
 from controller.core.messages import Message, manager_emails
 from controller.core.model import Channel
@@ -32,33 +29,6 @@ from controller.publish.target import Target
 
 if TYPE_CHECKING:
     from controller.reconcile import Options, Planned
-
-
-@dataclass
-class Outcome:
-    plan: Planned | None  # None: the run saw at once that nothing could have changed
-    fetched: list[str] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    notified: list[str] = field(default_factory=list)  # keys of the messages sent
-    # What was done for embargoed releases, in counts: the fields above never name them.
-    withheld: list[str] = field(default_factory=list)
-    withheld_failures: int = 0  # embargoed releases whose ingestion failed
-    # channel -> what its read-back found wrong ([] when it matched), for the channels read back
-    self_check: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> bool:
-        return self.plan is not None and bool(self.fetched or self.plan.actions or self.plan.state_changes
-                                              or self.plan.plan.moves or self.withheld)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.failures or self.withheld_failures or self.self_check_failed)
-
-    @property
-    def self_check_failed(self) -> bool:
-        return any(self.self_check.values())
 
 
 def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Options], Planned],
@@ -280,7 +250,7 @@ def _notify(planned: Planned, due: list[Message], url: str, options: Options) ->
                           manager_emails(world.config), smtp.attempts, smtp.backoff)
 
 
-# --- skipping a run that cannot change anything --------------------------------------------------
+# --- the record that lets the next run stop at once (apply/lastrun) -------------------------
 
 
 def _remember(options: Options, planned: Planned, failures: dict, store: Target, collect_next: datetime | None,
@@ -301,39 +271,3 @@ def _remember(options: Options, planned: Planned, failures: dict, store: Target,
         "pending_failures": bool(failures) or pending or bool(options.smtp and outbox.has_work(store)),
         "published": published_marker(target, options.open_private_channel()),
     })
-
-
-def published_marker(target: Target, private_channel: Target | None) -> str:
-    """Changes when any channel's manifest changes (another run published), or the private
-    channel is configured, moved or changed. The pool is left out (listing it costs a stat per
-    package): a run that admitted packages and published nothing either failed, and said so (the
-    next run plans), or was stopped before it recorded anything; only a publication changes what
-    the plan of the commit recorded here would be."""
-    manifests = [hashlib.sha256(target.read(generations.manifest_key(c)) or b"").hexdigest() for c in Channel]
-    if private_channel is not None:
-        manifests += [private_channel.description] + [
-            hashlib.sha256(private_channel.read(generations.manifest_key(c)) or b"").hexdigest()
-            for c in public.PrivateChannel]
-    return hashlib.sha256(json.dumps(manifests).encode()).hexdigest()
-
-
-def nothing_changed(options: Options, target: Target) -> bool:
-    try:
-        return _nothing_changed(options, target)
-    except (KeyError, TypeError, ValueError):
-        return False  # a damaged record of the last run: plan as usual
-
-
-def _nothing_changed(options: Options, target: Target) -> bool:
-    last = remembered.read_last_run(options.state)
-    if last is None or last.get("pending_failures", True):
-        return False
-    if last["valid_until"] is not None and options.now >= datetime.fromisoformat(last["valid_until"]):
-        return False
-    if options.now < datetime.fromisoformat(last["now"]):
-        return False  # replaying an earlier day
-    if last.get("published") != published_marker(target, options.open_private_channel()):
-        return False
-    # The same commit, or one whose history since adds nothing the model reads (a change to the
-    # README, to the workflows): the plan would be the same.
-    return app.model_unchanged(options.repo, last["commit"], options.rev)

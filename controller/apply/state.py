@@ -16,10 +16,9 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from controller.core import schemacheck as schemas
 from controller.errors import BadInput
 from controller.publish.local import LocalTarget
-from controller.publish.target import Target
+from controller.publish.target import Target, open_target
 
 MEMO_FORMAT = "documents-1"
 
@@ -33,6 +32,30 @@ def write_json_if_changed(path: Path, data: object) -> bool:
     tmp.write_text(text)
     os.replace(tmp, path)
     return True
+
+
+# --- where the state is kept ------------------------------------------------------------------
+
+
+def state_store(publish: Path | str, private: Path | str | None) -> Target:
+    """The private area's state: ingestion failures, the outbox's ledger, the throwaway key."""
+    return open_target(join(private_location(publish, private), "state"))
+
+
+def private_location(publish: Path | str, private: Path | str | None) -> Path | str:
+    """``private`` (--private-dir), or by default a directory beside a local publish directory."""
+    if private is not None:
+        return private
+    if str(publish).startswith("s3://"):
+        raise BadInput(f"publishing to {publish} needs --private-dir: an S3 location the public cannot read",
+                       "it keeps the notification ledger, ingestion failures and the throwaway key; e.g. "
+                       "--private-dir s3://BUCKET-private/PREFIX (see docs/publishing.md)")
+    publish = Path(publish).absolute()
+    return publish.parent / f".{publish.name}-private"
+
+
+def join(location: Path | str, name: str) -> Path | str:
+    return f"{str(location).rstrip('/')}/{name}" if str(location).startswith("s3://") else Path(location) / name
 
 
 # --- ingestion failures ------------------------------------------------------------------------
@@ -79,6 +102,8 @@ def _memo_file(state: Path) -> Path:
 
 def _memo_version() -> str:
     """Parse results stay valid while the schemas and the reader are the same."""
+    from controller.core import schemacheck as schemas  # here: a run that stops at once reads no schema
+
     return hashlib.sha256(f"{MEMO_FORMAT}:{schemas.schemas_digest()}".encode()).hexdigest()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from controller.core import schemacheck as schemas
+from controller.core.model import PREFIXES as PREFIXES  # defined with the model, named here as before
 from controller.core.model import (
     Adopter,
     Calendar,
@@ -39,7 +40,6 @@ from controller.core.model import (
 from controller.core.yamlio import Document, YamlError, read_yaml
 from controller.errors import Problem
 
-PREFIXES = ("releases/", "adopters/", "repos-config/")
 KEYS_DIR = "repos-config/keys/"
 CONFIG_FILES = ("distribution", "repositories", "timelines", "calendar", "roles")
 OPTIONAL_CONFIG_FILES = ("freezes", "snapshots")  # read where they are used, not part of Config

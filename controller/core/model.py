@@ -10,6 +10,10 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The top-level directories the model is read from: a commit that changes none of them changes
+# nothing the model holds.
+PREFIXES = ("releases/", "adopters/", "repos-config/")
+
 
 class Category(enum.Enum):
     EMERGENCY = "emergency"

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from controller.core.model import Channel
-from controller.core.plan import Published
 from controller.publish.target import Target
+
+if TYPE_CHECKING:
+    from controller.core.plan import Published
 
 HISTORY_FORMAT = "generations-1"
 
@@ -30,6 +33,8 @@ def history_key(channel: Channel) -> str:
 
 
 def read_published(target: Target, channel: Channel, snapshot: str = "") -> Published | None:
+    from controller.core.plan import Published  # here: the check that a run can stop reads only the keys
+
     raw = target.read(manifest_key(channel, snapshot))
     if raw is None:
         return None
