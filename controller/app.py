@@ -67,12 +67,22 @@ def _keep_memo(repo, blobs: history.Blobs, memo: dict | None) -> None:
         kept.save_memo(git.kept_dir(repo), blobs.memo, blobs.known)
 
 
-def _replay(repo, head, blobs: history.Blobs) -> tuple[history.Trail, git.Chain]:
+def _replay(repo, head, blobs: history.Blobs,
+            scope: history.Scope | None = None) -> tuple[history.Trail, git.Chain]:
     """The replay through ``head``, resumed from the newest state kept on its first-parent history
-    (see sources/kept), and kept again when it moved on."""
+    (see sources/kept), and kept again when it moved on. With nothing kept (a fresh clone) and a
+    ``scope``, only the scope's paths are replayed (see history.Scope), and that partial state is
+    not kept."""
     folder = git.kept_dir(repo)
     chain = git.Chain(repo, head, PREFIXES, since=kept.commits(folder))
     trail = kept.load_trail(folder, chain.start) if chain.start else None
+    if trail is None and scope is not None:
+        chain = git.Chain(repo, head, PREFIXES, scope=scope)
+        trail = history.replay(chain, blobs, _verifier(repo), whole=lambda: git.Chain(repo, head, PREFIXES,
+                                                                                      scope=scope))
+        if trail.through is not None:  # everything was imported up to there, in the scope or not
+            trail.imported = git.count_files(repo, trail.through.id, PREFIXES)
+        return trail, chain
     if chain.start is not None and trail is None:  # unreadable after all: from the root
         chain = git.Chain(repo, head, PREFIXES)
     trail = history.replay(chain, blobs, _verifier(repo), trail, whole=lambda: git.Chain(repo, head, PREFIXES))
@@ -96,8 +106,11 @@ def _read_pull_request(repo_path: str, base: str,
     repo = git.open_repository(repo_path)
     base_commit = git.resolve(repo, base)
     blobs = _blobs(repo, None)
-    trail, chain = _replay(repo, base_commit, blobs)
     landing = git.pull_request_landing(repo, base, rev, PREFIXES)
+    changed = {c.path for c in landing.changes}
+    components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
+    configures = any(p.startswith(("repos-config/", "adopters/")) for p in changed)
+    trail, chain = _replay(repo, base_commit, blobs, None if configures else history.Scope(frozenset(components)))
     if trail.through is None:
         history.import_landing(trail, landing, blobs)
     else:
@@ -109,11 +122,9 @@ def _read_pull_request(repo_path: str, base: str,
                 history.import_landing(trail, landing, blobs)
             else:
                 history.check_landing(trail, landing, blobs, _verifier(repo), whole)
-    changed = {c.path for c in landing.changes}
     pending = frozenset(c.id for c in git.pull_request_commits(repo, base, rev)) | {landing.commit.id}
-    components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
     options: dict = {"checked": lambda path: path in changed}
-    if not any(p.startswith(("repos-config/", "adopters/")) for p in changed):
+    if not configures:
         options["components"] = components
     world, problems = _world(trail, blobs, landing.commit, **options)
     _keep_memo(repo, blobs, None)

@@ -77,8 +77,9 @@ def assess(world: World, now: datetime, ingest: Mapping[str, Ingest],
     (they do not depend on ingestion or the clock, so a second assessment can reuse them).
     ``gate``: the installability results, where the controller checks them (None: no check).
     ``components``: only their releases are replayed (a pull request's check, which asks for
-    nothing about the others; the rules still see every release)."""
-    findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending))
+    nothing about the others; the rules look at their releases and at every release's packages)."""
+    scope = None if components is None else frozenset(components)
+    findings, excluded = rules if rules is not None else evaluate_rules(Context(world, pending, scope))
     findings = list(findings)
     findings = list(problems or []) + findings
     trail = SnapshotTrail(world.snapshot, pending)

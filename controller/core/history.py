@@ -36,6 +36,29 @@ class Chain(Protocol):
     def precedes(self, commit_id: str, landing: Landing) -> bool: ...  # on the chain, at or before landing
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What judging the changes to some components needs, and nothing more: the configuration and
+    the adopters, every file of those components, and of every other release only its release.yaml.
+
+    Each change is judged against the configuration as it stood, the records of its own path and
+    the files of its own release (admission.py), never another release's files; so replaying only
+    these paths gives them the verdicts the whole replay gives. Other releases' manifests are in it
+    because a manifest's packages must not be claimed by any other release (policy: unique-package);
+    judging a manifest needs nothing but its own path's record and the configuration."""
+
+    components: frozenset[str]
+
+    def enters(self, directory: str) -> bool:  # "releases/argus/1.0/reports/"
+        parts = directory.split("/")
+        return parts[0] != "releases" or len(parts) <= 4 or parts[1] in self.components
+
+    def holds(self, path: str) -> bool:
+        parts = path.split("/")
+        return parts[0] != "releases" or len(parts) < 4 or parts[1] in self.components or \
+            (len(parts) == 4 and parts[3] == "release.yaml")
+
+
 # (commits, the public keys trusted then, the instant they landed) -> {commit id: fingerprint or None}
 Verify = Callable[[Sequence[Commit], Sequence[bytes], datetime], Mapping[str, str | None]]
 

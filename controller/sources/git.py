@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pygit2
 from pygit2.enums import SortMode
@@ -78,31 +79,43 @@ def tree_reader(repo: pygit2.Repository) -> TreeDiff:
     return TreeDiff(lambda oid: repo.read(oid)[1])
 
 
+class Scope(Protocol):
+    """Part of the tree: the directories worth entering ("a/b/") and the files that belong to it."""
+
+    def enters(self, directory: str) -> bool: ...
+    def holds(self, path: str) -> bool: ...
+
+
 def _changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None,
-             prefixes: tuple[str, ...], trees: TreeDiff | None = None) -> dict[str, tuple[str, str | None]]:
+             prefixes: tuple[str, ...], trees: TreeDiff | None = None,
+             scope: Scope | None = None) -> dict[str, tuple[str, str | None]]:
     """{path: (A|M|D, new blob id)} for the files under the top-level ``prefixes`` that differ
     (a file put where a directory was reads as the directory's files deleted and the file added,
-    as git diff-tree -r). ``trees`` keeps what it learnt for the next commit of a walk."""
+    as git diff-tree -r), only those of ``scope`` when given. ``trees`` keeps what it learnt for
+    the next commit of a walk."""
     trees = trees or tree_reader(repo)
     found: dict[str, tuple[str, str | None]] = {}
     for prefix in prefixes:
         name = prefix.rstrip("/")
         before, after = _subtree(repo, old, name), _subtree(repo, new, name)
         found.update(trees.changes(before.id.raw if before is not None else None,
-                                   after.id.raw if after is not None else None, prefix))
+                                   after.id.raw if after is not None else None, prefix,
+                                   scope.enters if scope is not None else None))
+    if scope is not None:
+        found = {path: change for path, change in found.items() if scope.holds(path)}
     return found
 
 
 def _introduced(repo: pygit2.Repository, commit: pygit2.Commit, prefixes: tuple[str, ...],
-                trees: TreeDiff | None = None) -> set[str]:
+                trees: TreeDiff | None = None, scope: Scope | None = None) -> set[str]:
     """The paths whose content in ``commit`` none of its parents had: for a plain commit its own
     changes, for a merge what the merge itself wrote (an "evil merge" or a conflict resolution)."""
     parents = commit.parents
     if not parents:
-        return set(_changes(repo, None, commit.tree, prefixes, trees))
-    paths = set(_changes(repo, parents[0].tree, commit.tree, prefixes, trees))
+        return set(_changes(repo, None, commit.tree, prefixes, trees, scope))
+    paths = set(_changes(repo, parents[0].tree, commit.tree, prefixes, trees, scope))
     for other in parents[1:]:
-        paths &= set(_changes(repo, other.tree, commit.tree, prefixes, trees))
+        paths &= set(_changes(repo, other.tree, commit.tree, prefixes, trees, scope))
     return paths
 
 
@@ -130,11 +143,12 @@ class Chain:
     """The first-parent history of a revision under ``prefixes``, oldest first, as the history
     replay reads it. Each landing's tree diff is computed once, when first asked for. With
     ``since`` (commits whose replay state was kept), the chain starts after the newest of them
-    that is on it (``start``), or at the root when none is."""
+    that is on it (``start``), or at the root when none is. With ``scope``, landings hold only
+    the changes in it (every commit is still a landing) and the trees outside it are not read."""
 
     def __init__(self, repo: pygit2.Repository, head: pygit2.Commit, prefixes: tuple[str, ...],
-                 since: Collection[str] = ()):
-        self.repo, self.prefixes, self.convert = repo, prefixes, _Converter({})
+                 since: Collection[str] = (), scope: Scope | None = None):
+        self.repo, self.prefixes, self.convert, self.scope = repo, prefixes, _Converter({}), scope
         self.trees = tree_reader(repo)
         ids = []
         commit = head
@@ -160,16 +174,17 @@ class Chain:
     def _landing(self, index: int) -> Landing:
         main = self.repo[self.ids[index]]
         parents = main.parents
-        changed = _changes(self.repo, parents[0].tree if parents else None, main.tree, self.prefixes, self.trees)
+        changed = _changes(self.repo, parents[0].tree if parents else None, main.tree, self.prefixes, self.trees,
+                           self.scope)
         credit: dict[str, list[pygit2.Commit]] = {path: [] for path in changed}
         if len(parents) > 1 and changed:
             side = self.repo.walk(parents[1].id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
             side.hide(parents[0].id)
             for commit in side:
-                for path in _introduced(self.repo, commit, self.prefixes, self.trees) & changed.keys():
+                for path in _introduced(self.repo, commit, self.prefixes, self.trees, self.scope) & changed.keys():
                     credit[path].append(commit)
             # Content the merge itself introduced, that neither parent had, is the merge author's.
-            for path in _introduced(self.repo, main, self.prefixes, self.trees) & changed.keys():
+            for path in _introduced(self.repo, main, self.prefixes, self.trees, self.scope) & changed.keys():
                 credit[path].append(main)
         changes = tuple(Change(path, kind, blob, tuple(self.convert.commit(c) for c in credit[path] or [main]))
                         for path, (kind, blob) in sorted(changed.items()))
@@ -186,6 +201,13 @@ class Chain:
             self._positions = positions  # depth from the head: larger is older
         mine, theirs = self._positions.get(landing.commit.id), self._positions.get(commit_id)
         return mine is not None and theirs is not None and theirs >= mine
+
+
+def count_files(repo: pygit2.Repository, commit_id: str, prefixes: tuple[str, ...]) -> int:
+    """How many files commit ``commit_id``'s tree holds under the top-level ``prefixes``."""
+    tree, trees = repo[commit_id].peel(pygit2.Commit).tree, tree_reader(repo)
+    return sum(len(trees.changes(None, subtree.id.raw, prefix)) for prefix in prefixes
+               if (subtree := _subtree(repo, tree, prefix.rstrip("/"))) is not None)
 
 
 def pull_request_landing(repo: pygit2.Repository, base: str, head: str, prefixes: tuple[str, ...]) -> Landing:

@@ -28,16 +28,23 @@ class TreeDiff:
         self.read = read  # hex object id -> the raw tree object's content
         self.kept: dict[bytes, tuple[bytes, list[int]]] = {}  # tree id -> (raw, offset of each entry)
 
-    def changes(self, old: bytes | None, new: bytes | None, prefix: str) -> Found:
+    def changes(self, old: bytes | None, new: bytes | None, prefix: str,
+                within: Callable[[str], bool] | None = None) -> Found:
         """{path: (A|M|D, new blob id)} for every file that differs between trees ``old`` and
         ``new`` (raw ids; None: no tree), each path under ``prefix``. A file put where a directory
-        was reads as the directory's files deleted and the file added (as git diff-tree -r)."""
+        was reads as the directory's files deleted and the file added (as git diff-tree -r).
+        ``within``: the directories (given as "a/b/") worth entering; the others are not read."""
         found: Found = {}
         if old != new:
+            self.within = within
             self._compare(old, new, prefix, found)
         return found
 
+    within: Callable[[str], bool] | None = None
+
     def _compare(self, old: bytes | None, new: bytes | None, prefix: str, found: Found) -> None:
+        if self.within is not None and not self.within(prefix):
+            return
         if old is None:
             self._all(new, prefix, "A", found)
             return
@@ -60,6 +67,8 @@ class TreeDiff:
 
     def _all(self, tree: bytes, prefix: str, kind: str, found: Found) -> None:
         """Every file under ``tree``, as added or deleted."""
+        if self.within is not None and not self.within(prefix):
+            return
         for name, (mode, oid) in sorted(self._entries(tree).items()):
             path = prefix + name.decode("utf-8", "replace")
             if mode == _TREE:
