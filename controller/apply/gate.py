@@ -31,7 +31,7 @@ from controller.core.installability import (
     from_record,
 )
 from controller.core.installability import to_record as record_of
-from controller.core.model import Channel, Package, Release, Repository, World
+from controller.core.model import Channel, Package, Release, Repository, State, World
 from controller.core.plan import CheckInstallability
 from controller.core.public import is_embargoed
 from controller.errors import ToolFailed
@@ -74,9 +74,12 @@ def due_checks(world: World, assessment, gate: Installability | None, target, se
     never run on this target."""
     if gate is None and settings.mode == "off":
         return ()
-    channels = served(target)
-    bases = {key: basis(files.release, *channels) for key, files in world.releases.items()
-             if files.release is not None}
+    # Only a release waiting for verification can be due: the others' bases are never compared
+    # (each holds every package of both channels: computing them all costs seconds).
+    waiting = [key for key, status in assessment.statuses.items() if status.state == State.UNVERIFIED]
+    channels = served(target) if waiting else ("", "")
+    bases = {key: basis(world.releases[key].release, *channels) for key in waiting
+             if world.releases[key].release is not None}
     return tuple(CheckInstallability(key, bases[key], is_embargoed(world.releases[key].release, now))
                  for key in due(assessment.statuses, world.releases, gate, bases))
 

@@ -139,7 +139,7 @@ def plan_collection(target: Target, retention: Retention, now: datetime, alive: 
         recent = {_digest(k) for k in history.pool_keys(recent_generations(history, now, retention))}
         pool |= {digest for key in history.pool_keys(kept) if (digest := _digest(key)) not in gone or digest in recent}
     named |= _named_by_roots(target, listing)
-    pool |= _named_by_snapshots(target)
+    pool |= _named_by_snapshots(target, listing)
     folders = {m.group(0) for key in named if (m := YUM_GENERATION.match(key))}
     for key, item in sorted(listing.items()):
         folder = YUM_GENERATION.match(key)
@@ -164,9 +164,9 @@ def _digest(key: str) -> str:
     return key.split("/")[2]
 
 
-def _named_by_snapshots(target: Target) -> set[str]:
+def _named_by_snapshots(target: Target, listing: dict[str, Stored]) -> set[str]:
     """The sha256 of every pool file a dated snapshot serves (its manifest names them by file name):
-    a snapshot is kept whole, whatever became of its releases since."""
+    a snapshot is kept whole, whatever became of its releases since. ``listing``: the pool's."""
     names = set()
     for channel in Channel:
         for key in target.list(f"{channel.value}-"):
@@ -176,7 +176,10 @@ def _named_by_snapshots(target: Target) -> set[str]:
                     names.update(name for listed in files.values() for name in listed)
                 except (ValueError, AttributeError, TypeError):
                     continue  # unreadable: the snapshot is published again, whole, by the next run
-    return {_digest(key) for key in target.list(PREFIX) if key.count("/") == 3 and key.rsplit("/", 1)[1] in names}
+    if not names:
+        return set()
+    return {_digest(key) for key in listing if key.startswith(PREFIX) and key.count("/") == 3
+            and key.rsplit("/", 1)[1] in names}
 
 
 def _named_by_roots(target: Target, listing: dict[str, Stored]) -> set[str]:

@@ -111,7 +111,7 @@ def apply_plan(planned: Planned, options: Options, replan: Callable[[Planned, Op
             outcome.notes.append(f"notifications wait in the outbox: {failure}")
         if due:
             journal.done(f"mail {len(outcome.notified)} of {len(due)} message(s)")
-    collect_next = _collect_garbage(planned, options.now, journal, outcome.notes, renew)
+    collect_next = _collect_garbage(planned, options.now, journal, outcome.notes, renew, pool)
     # A release waiting for verification is checked again against the channels just published.
     recheck = bool(plan.channels) and bool(gate_step.due_checks(
         world, planned.assessment, gate_step.read_gate(store), target, options.installability, options.now))
@@ -197,16 +197,18 @@ def _withhold(outcome: Outcome, world, now: datetime) -> None:
     outcome.notes = [public.redact(note, secrets) for note in outcome.notes]
 
 
-def plan_garbage(planned: Planned, now: datetime) -> gc.Collection:
-    copies = Pool(planned.target, Path("/nonexistent")).signed_copies()
+def plan_garbage(planned: Planned, now: datetime, pool: Pool | None = None) -> gc.Collection:
+    """``pool``: the public pool as this run left it (else it is listed again)."""
+    copies = (pool or Pool(planned.target, Path("/nonexistent"))).signed_copies()
     alive, gone = gc.release_packages(planned.world, planned.assessment, copies)
     return gc.plan_collection(planned.target, planned.world.config.retention, now, alive, gone)
 
 
-def _collect_garbage(planned: Planned, now: datetime, journal, notes: list[str], renew) -> datetime | None:
+def _collect_garbage(planned: Planned, now: datetime, journal, notes: list[str], renew,
+                     pool: Pool | None = None) -> datetime | None:
     """After the publication's writes, never among them: what no kept generation names goes.
     Returns when a retention time next runs out."""
-    collection = plan_garbage(planned, now)
+    collection = plan_garbage(planned, now, pool)
     if collection.keys:
         gc.collect(planned.target, collection, now, renew)
         journal.done("collect garbage", collection.describe())

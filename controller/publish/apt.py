@@ -10,12 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import lzma
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from controller.core.desired import Entry, RepoContent
+from controller.publish import xzblocks
 from controller.publish.parallel import cached_results
 from controller.publish.pool import pool_key
 from controller.publish.signing import Signer
@@ -23,7 +23,7 @@ from controller.publish.target import Publication
 
 COMPONENT = "main"
 _ANY = ("all",)
-_SIDE_BY_SIDE_FROM = 1 << 20  # bytes of Packages from which a second thread pays for itself
+RUN = 32  # releases per compressed run of the index, on average
 
 
 class StanzaCache:
@@ -61,17 +61,64 @@ def _stanza(fields: list[tuple[str, str]], entry: Entry) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _compressed(index: bytes, compression: tuple[str, ...] | list[str]) -> dict[str, bytes]:
-    """Packages.gz and Packages.xz as the repository asks, compressed side by side: zlib and
-    lzma let go of the GIL while they work, so the two take the time of the slower one."""
-    makers = {"Packages.gz": lambda: gzip.compress(index, compresslevel=9, mtime=0),
-              "Packages.xz": lambda: lzma.compress(index)}
-    wanted = [name for name, kind in (("Packages.gz", "gz"), ("Packages.xz", "xz")) if kind in compression]
-    if len(wanted) < 2 or len(index) < _SIDE_BY_SIDE_FROM:
-        return {name: makers[name]() for name in wanted}
-    with ThreadPoolExecutor(len(wanted)) as workers:
-        futures = {name: workers.submit(makers[name]) for name in wanted}
-        return {name: future.result() for name, future in futures.items()}
+def _runs(groups: list[tuple[str, list[str]]]) -> list[bytes]:
+    """The index (stanzas separated by blank lines) cut into runs of consecutive releases, a run
+    ending after each release whose name hashes to a multiple of RUN: where runs end depends on
+    the releases at the ends only, so one release added or changed changes one run."""
+    runs: list[list[str]] = [[]]
+    for release, texts in groups:
+        runs[-1] += texts
+        if runs[-1] and int(hashlib.sha256(release.encode()).hexdigest()[:8], 16) % RUN == 0:
+            runs.append([])
+    pieces, first = [], True
+    for texts in runs:
+        if texts:
+            pieces.append(("" if first else "\n") + "\n".join(texts))
+            first = False
+    return [piece.encode() for piece in pieces]
+
+
+def _compress_job(job: tuple[str, bytes]) -> bytes:
+    kind, text = job
+    if kind == "gz":
+        return gzip.compress(text, compresslevel=9, mtime=0)
+    return xzblocks.encode_block(xzblocks.compress_block(text))
+
+
+def _sealed(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest() + data
+
+
+def _unsealed(raw: bytes) -> bytes:
+    """A kept run, checked: a damaged one is built again, never published."""
+    if hashlib.sha256(raw[32:]).digest() != raw[:32]:
+        raise ValueError("damaged")
+    return raw[32:]
+
+
+def _side_by_side(job, items: list) -> list:
+    """zlib and lzma let go of the GIL while they work: two threads keep both cores busy."""
+    if len(items) < 2:
+        return [job(item) for item in items]
+    with ThreadPoolExecutor(2) as workers:
+        return list(workers.map(job, items))
+
+
+def _compressed(pieces: list[bytes], compression: tuple[str, ...] | list[str], cache: StanzaCache) -> dict[str, bytes]:
+    """Packages.gz (a gzip member per run: readers take consecutive members as one stream) and
+    Packages.xz (one stream, a block per run), each run compressed once and kept by its text."""
+    wanted = [(name, kind) for name, kind in (("Packages.gz", "gz"), ("Packages.xz", "xz")) if kind in compression]
+    jobs = [(kind, piece) for _, kind in wanted for piece in pieces]
+    keys = [hashlib.sha256(f"apt-run-1:{kind}:".encode() + piece).hexdigest() for kind, piece in jobs]
+    packed = iter(cached_results(cache.root / "runs", keys, jobs, _compress_job, _sealed, _unsealed, _side_by_side))
+    made = {}
+    for name, kind in wanted:
+        mine = [next(packed) for _ in pieces]
+        if kind == "gz":
+            made[name] = b"".join(mine) if mine else gzip.compress(b"", compresslevel=9, mtime=0)
+        else:
+            made[name] = xzblocks.assemble([xzblocks.decode_block(raw) for raw in mine])
+    return made
 
 
 def _rfc2822(value: datetime) -> str:
@@ -87,16 +134,17 @@ def build_repository(suite: str, channel: str, content: RepoContent, pool_path, 
     for entry in content.entries:
         by_release.setdefault(entry.release, []).append(entry)
     groups = [entries for _, entries in sorted(by_release.items())]
-    stanzas = [pair for block in cache.get_all(groups, pool_path) for pair in block]
+    blocks = cache.get_all(groups, pool_path)
+    names = [entries[0].release for entries in groups]
     dist = f"dists/{suite}"
     arches = [a for a in repo.architectures if a not in _ANY] or ["all"]
     publication = Publication()
     sums: list[tuple[str, int, str]] = []
     for arch in arches:
-        chosen = [text for entry_arch, text in stanzas if entry_arch == arch or entry_arch in _ANY]
-        index = "\n".join(chosen).encode()
+        pieces = _runs([(name, [text for entry_arch, text in block if entry_arch == arch or entry_arch in _ANY])
+                        for name, block in zip(names, blocks, strict=True)])
         folder = f"{dist}/{COMPONENT}/binary-{arch}"
-        variants = {"Packages": index, **_compressed(index, repo.compression)}
+        variants = {"Packages": b"".join(pieces), **_compressed(pieces, repo.compression, cache)}
         for name, data in variants.items():
             digest = hashlib.sha256(data).hexdigest()
             publication.once[f"{folder}/by-hash/SHA256/{digest}"] = data

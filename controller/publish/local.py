@@ -31,19 +31,25 @@ class LocalTarget:
 
     def list(self, prefix: str) -> dict[str, Stored]:
         found: dict[str, Stored] = {}
-        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        if not folder.is_dir():
+        head, _, start = prefix.rpartition("/")
+        folder = self.root / head if head else self.root
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.startswith(start) and not n.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
             return found
         root = str(self.root) + "/"
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if name.startswith("."):
-                    continue  # temporary files of writes in progress
-                path = f"{dirpath}/{name}"
-                key = path.removeprefix(root)
-                if key.startswith(prefix):
+        # Only the entries the prefix can name are walked (not every sibling of the folder).
+        for name in names:
+            entry = f"{folder}/{name}"
+            walked = os.walk(entry) if os.path.isdir(entry) else [(str(folder), [], [name])]
+            for dirpath, dirnames, filenames in walked:
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for file in filenames:
+                    if file.startswith("."):
+                        continue  # temporary files of writes in progress
+                    path = f"{dirpath}/{file}"
                     info = os.stat(path)
+                    key = path.removeprefix(root)
                     found[key] = Stored(key, info.st_size, info.st_mtime)
         return found
 

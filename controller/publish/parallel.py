@@ -25,14 +25,21 @@ def in_parallel(job: Callable, items: Sequence) -> list:
 
 
 def cached_results(root: Path, keys: list[str], jobs: list, build: Callable, encode: Callable[[object], bytes],
-                   decode: Callable[[bytes], object]) -> list:
-    """The result of each job, read from ``root/<key>`` or built (in parallel) and stored there."""
+                   decode: Callable[[bytes], object], parallel: Callable = in_parallel) -> list:
+    """The result of each job, read from ``root/<key>`` or built (``parallel``: in worker
+    processes, unless the jobs let go of the GIL) and stored there."""
     paths = [root / key[:2] / key for key in keys]
-    missing = [i for i, path in enumerate(paths) if not path.is_file()]
-    fresh = dict(zip(missing, in_parallel(build, [jobs[i] for i in missing]), strict=True))
+    kept = {}
+    for i, path in enumerate(paths):
+        try:
+            kept[i] = decode(path.read_bytes())
+        except (OSError, ValueError):  # missing or damaged: built again
+            continue
+    missing = [i for i in range(len(keys)) if i not in kept]
+    fresh = dict(zip(missing, parallel(build, [jobs[i] for i in missing]), strict=True))
     for i, result in fresh.items():
         paths[i].parent.mkdir(parents=True, exist_ok=True)
         tmp = paths[i].with_name(f".{keys[i]}.tmp")
         tmp.write_bytes(encode(result))
         os.replace(tmp, paths[i])
-    return [fresh[i] if i in fresh else decode(paths[i].read_bytes()) for i in range(len(keys))]
+    return [fresh[i] if i in fresh else kept[i] for i in range(len(keys))]
