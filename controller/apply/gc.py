@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -104,14 +105,18 @@ def release_packages(world: World, assessment: Assessment,
 
 
 def plan_collection(target: Target, retention: Retention, now: datetime, alive: set[str],
-                    gone: dict[str, tuple[str, State]]) -> Collection:
+                    gone: dict[str, tuple[str, State]], pool_keys: Iterable[str] | None = None) -> Collection:
     """What a collection would delete now. Reads the target; changes nothing. Pool files are kept
     by sha256 (a package's directory, with the record of its signed copy).
 
     A package of a rejected, obsoleted or withdrawn release is kept only by the generations within
-    the retention time: one kept by count alone, older than that, no longer serves it."""
+    the retention time: one kept by count alone, older than that, no longer serves it.
+    ``pool_keys``: the pool's files as the pool listed them (then only the size of a file that
+    goes is asked for), else the pool is listed here."""
     listing: dict[str, Stored] = {}
-    for prefix in (PREFIX, "dists/", *(f"{c.value}/" for c in Channel)):
+    if pool_keys is not None:
+        listing.update((key, Stored(key, _UNKNOWN, 0.0)) for key in pool_keys)
+    for prefix in (*([PREFIX] if pool_keys is None else []), "dists/", *(f"{c.value}/" for c in Channel)):
         listing.update(target.list(prefix))
     collection = Collection()
     for channel in Channel:
@@ -155,8 +160,13 @@ def plan_collection(target: Target, retention: Retention, now: datetime, alive: 
                 collection.archive.append((key, f"{retention.archive}/{release}/{name}"))
         else:
             continue
+        if item.size == _UNKNOWN:
+            item = target.list(key).get(key, Stored(key, 0, 0.0))
         collection.size += item.size
     return collection
+
+
+_UNKNOWN = -1  # the size of a pool file listed by name only
 
 
 def _digest(key: str) -> str:

@@ -201,7 +201,8 @@ def plan_garbage(planned: Planned, now: datetime, pool: Pool | None = None) -> g
     """``pool``: the public pool as this run left it (else it is listed again)."""
     copies = (pool or Pool(planned.target, Path("/nonexistent"))).signed_copies()
     alive, gone = gc.release_packages(planned.world, planned.assessment, copies)
-    return gc.plan_collection(planned.target, planned.world.config.retention, now, alive, gone)
+    return gc.plan_collection(planned.target, planned.world.config.retention, now, alive, gone,
+                              pool.names() if pool is not None else None)
 
 
 def _collect_garbage(planned: Planned, now: datetime, journal, notes: list[str], renew,

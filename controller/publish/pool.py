@@ -75,6 +75,13 @@ class Pool:
         kept = self.staging / "pool-listings" / f"{hashlib.sha256(root.encode()).hexdigest()[:24]}.json"
         return [PREFIX + path for path in _listing(root, kept)]
 
+    def names(self) -> list[str] | None:
+        """Every key under pool/ now, by name only, from the listing kept in staging (a stat per
+        package's directory); None where that is no cheaper than the target's own listing."""
+        if self.target.local_path(PREFIX.rstrip("/")) is None:
+            return None
+        return self._keys()
+
     def signed_copies(self) -> dict[str, tuple[str, int]]:
         """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
         self.contents()
