@@ -49,13 +49,14 @@ class Pool:
         self.staging = Path(staging)  # this machine's downloads in progress and cached copies
         self._contents: dict[str, str] | None = None
         self._signed: dict[str, tuple[str, int]] = {}
+        self._listed: list[str] = []  # every key as listed, and those this object stored since
 
     def contents(self) -> dict[str, str]:
         """sha256 -> key of every package in the pool, from one listing (a provider's rpm is held
         when its signed copy is)."""
         if self._contents is None:
-            self._contents, self._signed = {}, {}
-            for key in self._keys():
+            self._contents, self._signed, self._listed = {}, {}, self._keys()
+            for key in self._listed:
                 if key.count("/") != 3:
                     continue
                 sha256, name = key.split("/")[2:]
@@ -76,11 +77,16 @@ class Pool:
         return [PREFIX + path for path in _listing(root, kept)]
 
     def names(self) -> list[str] | None:
-        """Every key under pool/ now, by name only, from the listing kept in staging (a stat per
-        package's directory); None where that is no cheaper than the target's own listing."""
+        """Every key under pool/ now, by name only: the listing and what was stored through this
+        object since (None where the target's own listing, with sizes, costs no more)."""
         if self.target.local_path(PREFIX.rstrip("/")) is None:
             return None
-        return self._keys()
+        self.contents()
+        return list(self._listed)
+
+    def _hold(self, sha256: str, key: str) -> None:
+        self.contents()[sha256] = key
+        self._listed.append(key)
 
     def signed_copies(self) -> dict[str, tuple[str, int]]:
         """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
@@ -97,7 +103,7 @@ class Pool:
         digest, size = digest.hexdigest(), signed.stat().st_size
         self.admit(signed, digest, filename)
         self.target.write_once({signed_record_key(original, filename, digest, size): b""})
-        self.contents()[original] = signed_record_key(original, filename, digest, size)
+        self._hold(original, signed_record_key(original, filename, digest, size))
         self._signed[original] = (digest, size)
         return digest, size
 
@@ -116,7 +122,7 @@ class Pool:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_bytes(staged.read_bytes())
         self.target.upload(key, staged)
-        self.contents()[sha256] = key
+        self._hold(sha256, key)
 
     def take(self, other: Pool, sha256: str, filename: str) -> None:
         """Move checked bytes from ``other`` into this pool: a rename on one filesystem, else a
@@ -129,7 +135,7 @@ class Pool:
             self.copy_from(other, sha256, filename)
             other.target.delete([key])
         other.contents().pop(sha256, None)
-        self.contents()[sha256] = key
+        self._hold(sha256, key)
 
     def copy_from(self, other: Pool, sha256: str, filename: str) -> None:
         """Copy checked bytes from ``other`` into this pool (the private channel's pool is filled
@@ -145,7 +151,7 @@ class Pool:
         staged = self.partial(sha256).with_suffix(".copy")
         shutil.copyfile(held, staged)
         self.target.upload(key, staged)
-        self.contents()[sha256] = key
+        self._hold(sha256, key)
 
     def reader(self) -> PoolReader:
         return PoolReader(self.target, self.staging)
