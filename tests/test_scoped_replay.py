@@ -1,10 +1,14 @@
 """A pull request's check on a fresh clone replays only what its changes need (history.Scope): the
-configuration, the touched components and every release's manifest. These tests build histories
-where that shortcut could go wrong and check it gives what the whole replay gives."""
+configuration, the touched components and the manifests that may claim its packages. These tests
+build histories where that shortcut could go wrong and check it gives what the whole replay gives;
+and what a run keeps for the next (sources/kept.py) is read without running anything it names."""
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
+from pathlib import Path
 
 import yaml
 from conftest import NOW, TOP, manifest, package, verification
@@ -119,3 +123,28 @@ def test_a_pull_request_that_changes_no_manifest_finds_what_the_whole_replay_fin
     app.validate(str(story.path), "main", NOW)
     assert scoped == app.validate(str(story.path), "report", NOW, "main")
     assert "schema" in {p.rule for p in scoped.problems}
+
+
+class _Payload:
+    """What a forged cache would hold: unpickling it calls os.system."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_forged_kept_state_runs_nothing_and_reads_as_a_miss(story, tmp_path):
+    """The kept state can come from a restored CI cache that someone else wrote."""
+    story.commit("andrea", "2026-10-01T09:00:00Z", {f"{R}/release.yaml": manifest()}, "argus 1.8.0")
+    expected = app.validate(str(story.path), "HEAD", NOW)
+    folder = git.kept_dir(git.open_repository(str(story.path)))
+    marker = tmp_path / "ran"
+    forged = sorted(folder.iterdir())
+    assert any(p.suffix == ".replay" for p in forged) and any(p.suffix == ".memo" for p in forged)
+    for path in forged:
+        path.write_bytes(pickle.dumps(_Payload(marker)))
+    assert app.validate(str(story.path), "HEAD", NOW) == expected
+    assert app.validate(str(story.path), "HEAD", NOW, "HEAD~1") is not None
+    assert not marker.exists()
