@@ -159,19 +159,22 @@ def forget_kept_history(repo: Path) -> None:
     shutil.rmtree(repo / "rolloutctl", ignore_errors=True)
 
 
-def run_once(command: list[str]) -> tuple[float, int, int]:
-    """(seconds, exit code, peak resident memory in KiB) of one process."""
+def run_once(command: list[str]) -> tuple[float, int, int, float]:
+    """(seconds, exit code, peak resident memory in KiB, CPU seconds: user and system) of one
+    process. CPU time is the steadier figure on a shared machine."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
-    return time.perf_counter() - started, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    return (time.perf_counter() - started, os.waitstatus_to_exitcode(status), usage.ru_maxrss,
+            usage.ru_utime + usage.ru_stime)
 
 
 def measure(command: list[str], runs: int) -> dict:
     samples = [run_once(command) for _ in range(runs)]
     times = [s[0] for s in samples]
     return {"median": statistics.median(times), "low": min(times), "high": max(times),
-            "exit": samples[-1][1], "rss_mib": max(s[2] for s in samples) / 1024}
+            "exit": samples[-1][1], "rss_mib": max(s[2] for s in samples) / 1024,
+            "cpu": statistics.median(s[3] for s in samples)}
 
 
 def cases(repo: Path) -> list[tuple[str, list[str], bool]]:
@@ -204,14 +207,13 @@ def bench(count: int, commits: int, runs: int) -> tuple[str, list[tuple[str, dic
 
 def table(title: str, rows: list[tuple[str, dict, dict | None]], runs: int) -> str:
     lines = [f"**{title}** (median of {runs} runs, warm; cold: the first run without kept history)", "",
-             "| command | median s | range s | peak MiB | cold s | cold MiB | exit |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| command | median s | range s | CPU s | peak MiB | cold s | cold CPU s | cold MiB | exit |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for label, warm, cold in rows:
-        lines.append(f"| {label} | {warm['median']:.2f} | {warm['low']:.2f}-{warm['high']:.2f} | "
-                     f"{warm['rss_mib']:.0f} | {cold['median']:.2f} | {cold['rss_mib']:.0f} | {warm['exit']} |"
-                     if cold else
-                     f"| {label} | {warm['median']:.2f} | {warm['low']:.2f}-{warm['high']:.2f} | "
-                     f"{warm['rss_mib']:.0f} | - | - | {warm['exit']} |")
+        first = (f"| {label} | {warm['median']:.2f} | {warm['low']:.2f}-{warm['high']:.2f} | {warm['cpu']:.2f} | "
+                 f"{warm['rss_mib']:.0f} | ")
+        lines.append(first + (f"{cold['median']:.2f} | {cold['cpu']:.2f} | {cold['rss_mib']:.0f} | {warm['exit']} |"
+                              if cold else f"- | - | - | {warm['exit']} |"))
     return "\n".join(lines)
 
 
@@ -237,10 +239,10 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args()
     commits = args.commits * len(args.releases) if len(args.commits) == 1 else args.commits
-    parts = [f"Machine: {machine()}."]
+    parts = [f"Machine: {machine()}; load average at the start: {os.getloadavg()[0]:.1f}."]
     for count, padded in zip(args.releases, commits, strict=True):
         title, rows = bench(count, padded, args.runs)
-        part = table(title, rows, args.runs)
+        part = table(title, rows, args.runs) + f"\n\nLoad average after: {os.getloadavg()[0]:.1f}."
         print(part + "\n", flush=True)
         parts.append(part)
     if args.markdown:

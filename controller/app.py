@@ -16,7 +16,7 @@ from controller.core.ingest import check_bytes, check_committed_packages, identi
 from controller.core.installability import Installability
 from controller.core.loading import PREFIXES, load_world, locate
 from controller.core.metrics import compute_metrics
-from controller.core.model import Commit, World
+from controller.core.model import Commit, Landing, World
 from controller.core.snapshots import read_snapshots
 from controller.core.timeline import landing
 from controller.errors import ControllerError, Problem
@@ -67,22 +67,27 @@ def _keep_memo(repo, blobs: history.Blobs, memo: dict | None) -> None:
         kept.save_memo(git.kept_dir(repo), blobs.memo, blobs.known)
 
 
-def _replay(repo, head, blobs: history.Blobs,
-            scope: history.Scope | None = None) -> tuple[history.Trail, git.Chain]:
+def _replay(repo, head, blobs: history.Blobs, scope: history.Scope | None = None,
+            pending: Landing | None = None) -> tuple[history.Trail, history.Chain]:
     """The replay through ``head``, resumed from the newest state kept on its first-parent history
     (see sources/kept), and kept again when it moved on. With nothing kept (a fresh clone) and a
-    ``scope``, only the scope's paths are replayed (see history.Scope), and that partial state is
-    not kept."""
+    ``scope``, only the scope's paths are replayed (see history.Scope: of the other releases'
+    manifests, only those that may claim a package of the ``pending`` changes), and that partial
+    state is not kept."""
     folder = git.kept_dir(repo)
     chain = git.Chain(repo, head, PREFIXES, since=kept.commits(folder))
     trail = kept.load_trail(folder, chain.start) if chain.start else None
     if trail is None and scope is not None:
-        chain = git.Chain(repo, head, PREFIXES, scope=scope)
-        trail = history.replay(chain, blobs, _verifier(repo), whole=lambda: git.Chain(repo, head, PREFIXES,
-                                                                                      scope=scope))
+        whole = git.Chain(repo, head, PREFIXES, scope=scope)
+        if scope.manifests and pending is not None:
+            manifests = {c.path: c.blob for c in pending.changes if c.path.endswith("/release.yaml")}
+            scope = replace(scope, drop=history.unclaiming(whole, scope, manifests, blobs))
+        narrowed = history.Narrowed(whole, scope)
+        trail = history.replay(narrowed, blobs, _verifier(repo), whole=lambda: history.Narrowed(
+            git.Chain(repo, head, PREFIXES, scope=scope), scope))
         if trail.through is not None:  # everything was imported up to there, in the scope or not
             trail.imported = git.count_files(repo, trail.through.id, PREFIXES)
-        return trail, chain
+        return trail, narrowed
     if chain.start is not None and trail is None:  # unreadable after all: from the root
         chain = git.Chain(repo, head, PREFIXES)
     trail = history.replay(chain, blobs, _verifier(repo), trail, whole=lambda: git.Chain(repo, head, PREFIXES))
@@ -110,7 +115,9 @@ def _read_pull_request(repo_path: str, base: str,
     changed = {c.path for c in landing.changes}
     components = {p.split("/")[1] for p in changed if p.startswith("releases/") and p.count("/") >= 2}
     configures = any(p.startswith(("repos-config/", "adopters/")) for p in changed)
-    trail, chain = _replay(repo, base_commit, blobs, None if configures else history.Scope(frozenset(components)))
+    scope = None if configures else history.Scope(frozenset(components),
+                                                  manifests=any(p.endswith("/release.yaml") for p in changed))
+    trail, chain = _replay(repo, base_commit, blobs, scope, landing)
     if trail.through is None:
         history.import_landing(trail, landing, blobs)
     else:

@@ -19,7 +19,15 @@ from typing import Protocol
 
 from controller.core import admission
 from controller.core.freeze import FREEZES_FILE
-from controller.core.loading import CONFIG_FILES, KEYS_DIR, build_file, build_roles, classify, config_from_docs
+from controller.core.loading import (
+    CONFIG_FILES,
+    KEYS_DIR,
+    build_file,
+    build_roles,
+    classify,
+    config_from_docs,
+    parse_file,
+)
 from controller.core.model import Adopter, Commit, Config, Landing, Roles, Snapshot, Touch
 from controller.core.trust import Roster
 from controller.errors import Problem
@@ -39,24 +47,98 @@ class Chain(Protocol):
 @dataclass(frozen=True)
 class Scope:
     """What judging the changes to some components needs, and nothing more: the configuration and
-    the adopters, every file of those components, and of every other release only its release.yaml.
+    the adopters, every file of those components, and (with ``manifests``) of every other release
+    only its release.yaml.
 
     Each change is judged against the configuration as it stood, the records of its own path and
     the files of its own release (admission.py), never another release's files; so replaying only
-    these paths gives them the verdicts the whole replay gives. Other releases' manifests are in it
-    because a manifest's packages must not be claimed by any other release (policy: unique-package);
-    judging a manifest needs nothing but its own path's record and the configuration."""
+    these paths gives them the verdicts the whole replay gives. Other releases' manifests matter
+    only when a manifest changes, because its packages must not be claimed by any other release
+    (policy: unique-package); judging a manifest needs nothing but its own path's record and the
+    configuration. ``drop``: manifests left out after all (see may_claim)."""
 
     components: frozenset[str]
+    manifests: bool = True
+    drop: frozenset[str] = frozenset()
 
     def enters(self, directory: str) -> bool:  # "releases/argus/1.0/reports/"
         parts = directory.split("/")
-        return parts[0] != "releases" or len(parts) <= 4 or parts[1] in self.components
+        if parts[0] != "releases" or len(parts) <= 2 or parts[1] in self.components:
+            return True
+        return self.manifests and len(parts) <= 4
 
     def holds(self, path: str) -> bool:
         parts = path.split("/")
-        return parts[0] != "releases" or len(parts) < 4 or parts[1] in self.components or \
-            (len(parts) == 4 and parts[3] == "release.yaml")
+        if parts[0] != "releases" or len(parts) < 4 or parts[1] in self.components:
+            return True
+        return self.manifests and len(parts) == 4 and parts[3] == "release.yaml" and path not in self.drop
+
+    def is_other_manifest(self, path: str) -> bool:
+        parts = path.split("/")
+        return len(parts) == 4 and parts[0] == "releases" and parts[1] not in self.components \
+            and parts[3] == "release.yaml"
+
+
+class Narrowed:
+    """A chain whose landings leave out the changes outside ``scope``."""
+
+    def __init__(self, chain: Chain, scope: Scope):
+        self.chain, self.scope, self.landings = chain, scope, {}
+
+    def __len__(self) -> int:
+        return len(self.chain)
+
+    def __getitem__(self, index: int) -> Landing:
+        found = self.landings.get(index)
+        if found is None:
+            landing = self.chain[index]
+            kept = tuple(c for c in landing.changes if self.scope.holds(c.path))
+            found = self.landings[index] = landing if len(kept) == len(landing.changes) else \
+                Landing(landing.commit, landing.index, kept)
+        return found
+
+    def precedes(self, commit_id: str, landing: Landing) -> bool:
+        return self.chain.precedes(commit_id, landing)
+
+
+def unclaiming(chain: Chain, scope: Scope, pending: Mapping[str, str | None], blobs: Blobs) -> frozenset[str]:
+    """The other releases' manifests that no version of can claim a package of the ``pending``
+    manifests ({path: blob}, the changes under check) in any version those had on ``chain``: they
+    cannot make a unique-package finding about the pending ones, so judging them can be left out."""
+    versions: dict[str, set[str]] = {}
+    for index in range(len(chain)):
+        for change in chain[index].changes:
+            if change.blob is not None and (change.path in pending or scope.is_other_manifest(change.path)):
+                versions.setdefault(change.path, set()).add(change.blob)
+    docs = []
+    for path, blob in pending.items():
+        for version in versions.get(path, set()) | ({blob} if blob else set()):
+            parsed = parse_file(path, blobs.read(version), "release", memo=blobs.memo)[0]
+            docs.append(parsed.doc.data if parsed is not None and isinstance(parsed.doc.data, dict) else None)
+    names = package_names(docs)
+    if names is None:
+        return frozenset()
+    return frozenset(path for path, found in versions.items() if scope.is_other_manifest(path)
+                     and not any(may_claim(blobs.read(blob), names) for blob in found))
+
+
+def package_names(docs: Sequence[dict | None]) -> set[str] | None:
+    """The package names the manifests ``docs`` list; None when one is not plain text."""
+    names = set()
+    for doc in docs:
+        for item in (doc or {}).get("packages") or ():
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                return None
+            names.add(name)
+    return names
+
+
+def may_claim(raw: bytes, names: set[str]) -> bool:
+    """Whether a manifest with these bytes can list a package named one of ``names``. Manifests are
+    UTF-8 YAML, whose only way to spell text other than as it stands is a backslash escape in a
+    double-quoted scalar (a folded line break becomes a space, which no package name holds)."""
+    return b"\\" in raw or any(name.encode() in raw for name in names)
 
 
 # (commits, the public keys trusted then, the instant they landed) -> {commit id: fingerprint or None}

@@ -248,7 +248,21 @@ def kept_dir(repo: pygit2.Repository) -> Path:
 
 
 def blob_reader(repo: pygit2.Repository) -> Callable[[str], bytes]:
-    return lambda blob: repo[blob].data
+    """Blob contents by id. A replay asks for the same version at every later step of its release:
+    each text is read out of its pack once (package files, larger, are not kept)."""
+    known: dict[str, bytes] = {}
+
+    def read(blob: str) -> bytes:
+        found = known.get(blob)
+        if found is None:
+            found = repo[blob].data
+            if len(found) <= KEEP_BLOB:
+                known[blob] = found
+        return found
+    return read
+
+
+KEEP_BLOB = 1 << 16
 
 
 def commit_signatures(repo: pygit2.Repository, ids: Iterable[str]) -> dict[str, tuple[bytes, bytes]]:

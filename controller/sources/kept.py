@@ -4,9 +4,15 @@ A run resumes the replay from the newest kept commit on its branch's first-paren
 replays only what landed since (see core/history.py, whose state is plain data). A cache: a
 missing, damaged or outdated file is a miss (the history is replayed from the root), and nothing is
 kept where the directory cannot be written. Files are named by commit id and by a fingerprint of
-the code and schemas that computed them, so a changed rule never reads an old verdict. Pickle,
-because only this program writes and reads these files, inside a git directory whose owner can
-run code through its hooks anyway.
+the code and schemas that computed them, so a changed rule never reads an old verdict.
+
+The files are pickles, but read by an unpickler that builds nothing except plain data, dates and
+the model's own dataclasses and enums (whose constructors only store values): the directory can
+come from elsewhere (a CI cache restored by a job that a pull request from a fork could have
+written, a copied clone), and a pickle that names any other callable, the usual way to run code
+from one, is refused and read as a miss. Forged content of the allowed kinds can at worst make a
+check report what a forger chose, as a forged cache of any format could: do not restore a cache
+that less trusted jobs write into the job that decides.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import gc
 import hashlib
 import os
 import pickle
-from dataclasses import replace
+from dataclasses import is_dataclass, replace
+from enum import Enum
 from functools import cache
 from pathlib import Path
 
@@ -80,13 +87,31 @@ def save_memo(folder: Path, memo: dict, known: int) -> None:
                 old.unlink(missing_ok=True)
 
 
+_MODULES = ("controller.core.model", "controller.core.history", "controller.errors")
+_PLAIN = {("datetime", "datetime"), ("datetime", "date"), ("datetime", "timezone"), ("datetime", "timedelta"),
+          ("builtins", "set"), ("builtins", "frozenset")}
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds only what a kept state holds (see the module's docstring)."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) in _PLAIN:
+            return super().find_class(module, name)
+        if module in _MODULES and not name.startswith("_"):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and (is_dataclass(found) or issubclass(found, Enum)):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not something a kept state holds")
+
+
 def _load(path: Path) -> object:
     # Hundreds of thousands of objects that live until the process ends: the collector would
     # walk them while they are built and again at every later collection, for nothing.
     gc.disable()
     try:
         with path.open("rb") as stream:
-            return pickle.load(stream)
+            return _PlainUnpickler(stream).load()
     except Exception:  # noqa: BLE001 - a damaged or unreadable cache is a miss, whatever the damage
         return None
     finally:
