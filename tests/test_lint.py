@@ -29,6 +29,7 @@ def test_only_the_adapters_import_their_libraries():
               "createrepo_c": {"controller/publish/yum.py"},
               "debian": {"controller/publish/debfile.py"}, "zstandard": {"controller/publish/debfile.py"},
               "holidays": {"controller/core/workdays.py"},
+              "jsonschema_rs": {"controller/core/schemacheck.py"},
               "smtplib": {"controller/notify/mail.py"},
               "cryptography": {"controller/publish/signing.py"},
               "boto3": {"controller/publish/s3.py"}, "botocore": {"controller/publish/s3.py"},
