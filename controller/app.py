@@ -129,6 +129,9 @@ def _read_pull_request(repo_path: str, base: str,
                 history.import_landing(trail, landing, blobs)
             else:
                 history.check_landing(trail, landing, blobs, _verifier(repo), whole)
+    if scope is not None:
+        trail = history.without_unclaiming(trail, scope, sorted(p for p in changed if p.endswith("/release.yaml")),
+                                           blobs)
     pending = frozenset(c.id for c in git.pull_request_commits(repo, base, rev)) | {landing.commit.id}
     options: dict = {"checked": lambda path: path in changed}
     if not configures:

@@ -13,7 +13,7 @@ replay's state after any commit can be kept and resumed from (it is plain data).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -120,6 +120,18 @@ def unclaiming(chain: Chain, scope: Scope, pending: Mapping[str, str | None], bl
         return frozenset()
     return frozenset(path for path, found in versions.items() if scope.is_other_manifest(path)
                      and not any(may_claim(blobs.read(blob), names) for blob in found))
+
+
+def without_unclaiming(trail: Trail, scope: Scope, pending: Sequence[str], blobs: Blobs) -> Trail:
+    """The trail without the other releases' manifests whose version that counts cannot claim a
+    package of the ``pending`` manifests (paths) as they count now: the model of a pull request's
+    check then reads only the manifests that could make a unique-package finding about it."""
+    names = package_names([admission.checked_doc(trail, path, blobs) for path in pending])
+    if names is None:
+        return trail
+    records = {path: record for path, record in trail.records.items() if not scope.is_other_manifest(path)
+               or record.accepted is not None and names and may_claim(blobs.read(record.accepted), names)}
+    return replace(trail, records=records)
 
 
 def package_names(docs: Sequence[dict | None]) -> set[str] | None:
