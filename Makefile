@@ -51,8 +51,10 @@ demo-s3: system-deps venv
 	@$(VENV)/bin/python scripts/demo_s3.py $(DEMO)/seaweedfs --repo $(DEMO)/repo --now $(NOW)
 
 # Three workers: most tests wait on git, gpg, dnf and apt processes, so even two cores keep three busy.
+# A whole file per worker: a module's tests share one site (a module-scoped fixture) and some build
+# on the state the earlier ones left, in file order.
 test: system-deps venv
-	$(VENV)/bin/python -m pytest -q -n 3
+	$(VENV)/bin/python -m pytest -q -n 3 --dist loadfile
 
 bench: system-deps venv
 	$(VENV)/bin/python bench/validate_bench.py

@@ -233,3 +233,19 @@ def test_a_dated_snapshot_keeps_the_packages_it_serves_after_their_release_is_wi
     (site.dnf.home / "repos" / "snapshot.repo").write_bytes((snapshot / "umd5-el9.repo").read_bytes())
     installed = site.dnf.run("install", "arc-ce")
     assert installed.returncode == 0, installed.stderr
+
+
+def test_a_listing_by_prefix_names_every_key_that_starts_so_and_no_other(request, tmp_path):
+    """Both targets answer alike, the directory without walking folders that cannot match (the
+    collection lists the dated snapshots, "production-", beside a large pool)."""
+    keys = ["production/umd5-el9/metalink.xml", "production-2026-11-01/manifest.json",
+            "production-2026-11-01/umd5-el9/repodata/repomd.xml", "productions.txt", "pool/ab/abc/x.rpm",
+            "dists/umd5-bookworm-production/InRelease", "production-/odd"]
+    for kind in ("directory", "seaweedfs"):
+        request.param = kind
+        (tmp_path / kind).mkdir()
+        with publish_place(request, tmp_path / kind, "listing") as (publish, _private, _url):
+            target = open_target(publish)
+            target.write_once({key: b"x" for key in keys})
+            for prefix in ("production-", "production", "production/", "pool/ab/", "dists/umd5", "", "nothing"):
+                assert set(target.list(prefix)) == {k for k in keys if k.startswith(prefix)}, (kind, prefix)
