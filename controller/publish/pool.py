@@ -49,7 +49,8 @@ class Pool:
         self.staging = Path(staging)  # this machine's downloads in progress and cached copies
         self._contents: dict[str, str] | None = None
         self._signed: dict[str, tuple[str, int]] = {}
-        self._listed: list[str] = []  # every key as listed, and those this object stored since
+        self._listed: list[str] = []  # every key, as last listed
+        self._stored = False  # whether a package was stored through this object since
 
     def contents(self) -> dict[str, str]:
         """sha256 -> key of every package in the pool, from one listing (a provider's rpm is held
@@ -77,16 +78,19 @@ class Pool:
         return [PREFIX + path for path in _listing(root, kept)]
 
     def names(self) -> list[str] | None:
-        """Every key under pool/ now, by name only: the listing and what was stored through this
-        object since (None where the target's own listing, with sizes, costs no more)."""
+        """Every key under pool/ now, by name only (None where the target's own listing, with
+        sizes, costs no more): the first listing while nothing was stored through this object;
+        else listed again, which also keeps the new packages' directories for the next run."""
         if self.target.local_path(PREFIX.rstrip("/")) is None:
             return None
         self.contents()
+        if self._stored:
+            self._listed, self._stored = self._keys(), False
         return list(self._listed)
 
     def _hold(self, sha256: str, key: str) -> None:
         self.contents()[sha256] = key
-        self._listed.append(key)
+        self._stored = True
 
     def signed_copies(self) -> dict[str, tuple[str, int]]:
         """The provider's sha256 -> (sha256, size) of the signed copy that channels serve."""
