@@ -13,7 +13,7 @@ from controller.core.assess import Assessment
 from controller.core.desired import advisory_id
 from controller.core.model import State, World
 from controller.core.public import public_keys
-from controller.core.redaction import redact_data
+from controller.core.redaction import has_credentials, redact_data
 from controller.core.snapshots import DatedSnapshot
 from controller.core.workdays import working_hours_between
 
@@ -44,7 +44,7 @@ def release_views(world: World, assessment: Assessment, now: datetime,
         if security:
             security = {**security, "severity": dnf_severity(security["severity"])}
         name = world.config.distribution_name if world.config else "dist"
-        views.append(redact_data({
+        views.append(_redacted({
             "key": key, "slug": key.replace("/", "-"), "component": release.component, "version": release.version,
             "category": release.category.value, "stack": release.stack, "summary": release.summary,
             "state": status.state.value, "since": status.since, "channel": status.channel,
@@ -66,6 +66,13 @@ def release_views(world: World, assessment: Assessment, now: datetime,
             "snapshot": _snapshot_view(world, (snapshots or {}).get(key)),
         }))
     return views
+
+
+def _redacted(view: dict) -> dict:
+    """The view with credentials redacted; as it is (not copied) when its text shows none, which
+    is read from its representation at once (a string's representation holds its characters, so
+    a URL with credentials in any string shows there too)."""
+    return redact_data(view) if has_credentials(repr(view)) else view
 
 
 def _snapshot_view(world: World, snap: DatedSnapshot | None) -> dict | None:
