@@ -11,6 +11,14 @@ import re
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
 
 
+# What every URL with credentials holds: a quick test for long text (False: nothing to redact).
+_AUTHORITY_AT = re.compile(r"://[^/?#@\s]+@")
+
+
+def may_have_credentials(text: str) -> bool:
+    return _AUTHORITY_AT.search(text) is not None
+
+
 def has_credentials(url: str) -> bool:
     return _USERINFO.search(url) is not None
 

@@ -13,7 +13,7 @@ from controller.core.assess import Assessment
 from controller.core.desired import advisory_id
 from controller.core.model import State, World
 from controller.core.public import public_keys
-from controller.core.redaction import has_credentials, redact_data
+from controller.core.redaction import may_have_credentials, redact_data
 from controller.core.snapshots import DatedSnapshot
 from controller.core.workdays import working_hours_between
 
@@ -72,7 +72,7 @@ def _redacted(view: dict) -> dict:
     """The view with credentials redacted; as it is (not copied) when its text shows none, which
     is read from its representation at once (a string's representation holds its characters, so
     a URL with credentials in any string shows there too)."""
-    return redact_data(view) if has_credentials(repr(view)) else view
+    return redact_data(view) if may_have_credentials(repr(view)) else view
 
 
 def _snapshot_view(world: World, snap: DatedSnapshot | None) -> dict | None:
