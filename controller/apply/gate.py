@@ -37,11 +37,10 @@ from controller.core.public import is_embargoed
 from controller.errors import ToolFailed
 from controller.publish import generations
 from controller.publish.local import LocalTarget
-from controller.publish.pool import Pool, PoolReader
-from controller.publish.signing import Signer
-from controller.sources import clients
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # status and validate read the recorded results: they load none of the checking
+    from controller.publish.pool import Pool, PoolReader
+    from controller.publish.signing import Signer
     from controller.reconcile import Options, Planned
 
 RECORD = "installability.json"
@@ -183,6 +182,8 @@ def _check_repository(repo: Repository, packages: list[Package], local: _Release
     """What the repository's packages lack, per architecture; a string when it cannot be known
     here (a client missing, the channels not reachable)."""
     tool = "dnf" if repo.format == "yum" else "apt"
+    from controller.sources import clients
+
     if not clients.installed()[tool]:
         return f"{tool} is not installed on the controller's machine"
     if repo.format == "yum" and not clients.has_repoclosure():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -208,6 +207,8 @@ def check_private_area(target: Target, store: Target, record: bool = True) -> No
     if not record:
         return
     if area is None:
+        import uuid  # here: made once per private area; the module costs every run that stops at once
+
         area = uuid.uuid4().hex
         store.write(AREA, (json.dumps({"id": area}) + "\n").encode())
     if paired is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,7 +26,7 @@ class LocalTarget:
         return self.root / key
 
     def _tmp(self, path: Path) -> Path:
-        return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        return path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
 
     def list(self, prefix: str) -> dict[str, Stored]:
         found: dict[str, Stored] = {}
