@@ -49,6 +49,29 @@ def test_a_damaged_deb_is_refused_with_the_file_named(tmp_path):
         debfile.control_fields(b"PK\x03\x04 a zip file", "x.deb")
 
 
+@pytest.mark.parametrize("compression", ["gzip", "xz", "zstd", "none"])
+def test_the_control_fields_are_read_without_reading_the_data_member(tmp_path, compression):
+    path = build_deb(tmp_path, "arc-ce", "1:6.20.0-2", compression)
+    whole = debfile.control_fields(path.read_bytes(), path.name)
+    assert debfile.control_fields_at(path, path.name) == whole
+    # Whatever follows the control member is never read: garbage there changes nothing.
+    data = path.read_bytes()
+    at = data.index(b"data.tar")
+    path.write_bytes(data[:at] + b"\xff" * (len(data) - at))
+    assert debfile.control_fields_at(path, path.name) == whole
+    assert debfile.identity(whole) == ("arc-ce", "1:6.20.0-2", "all")
+
+
+def test_a_deb_cut_inside_its_control_member_is_refused_when_read_from_disk(tmp_path):
+    path = build_deb(tmp_path, "arc-ce", "6.20.0-1", "zstd")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(BadInput, match=r"arc-ce_6.20.0-1_all.deb: control.tar.zst is cut short"):
+        debfile.control_fields_at(path, path.name)
+    path.write_bytes(b"!<arch>\n" + b"debian-binary   " + b"x" * 44)
+    with pytest.raises(BadInput, match="arc-ce_6.20.0-1_all.deb"):
+        debfile.control_fields_at(path, path.name)
+
+
 def _arc_with_deb(data: bytes) -> dict:
     """The example's arc-ce release with ``data`` in place of its deb, the manifest to match."""
     original = TOP / ARC / "packages/arc-ce_6.19.0-1_all.deb"

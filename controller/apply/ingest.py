@@ -19,6 +19,7 @@ from controller.core.plan import Fetch
 from controller.errors import ControllerError
 from controller.progress import Progress
 from controller.publish import debfile, yum
+from controller.publish.parallel import in_parallel
 from controller.publish.pool import Pool
 from controller.sources.fetch import Download, FetchPolicy, fetch_many
 
@@ -48,10 +49,10 @@ def download(world: World, fetches: tuple[Fetch, ...], pool: Pool, policy: Fetch
     return reasons
 
 
-def check_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str]) -> str:
-    """Check one package's bytes in staging; '' when they may enter the pool, else the reason. A
-    URL package's bytes are those ``download`` left in staging (``downloaded``: its outcome by
-    sha256)."""
+def _staged(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str]) -> str:
+    """Bring a committed package's bytes into staging, or check that a URL package's download
+    is there ('' when it is, else the reason). A URL package's bytes are those ``download`` left in
+    staging (``downloaded``: its outcome by sha256)."""
     package = item.package
     release = world.releases[item.release].release
     staged = pool.partial(package.sha256)
@@ -67,18 +68,42 @@ def check_one(world: World, item: Fetch, pool: Pool, downloaded: dict[str, str])
         return downloaded[package.sha256]
     elif not staged.is_file() or staged.stat().st_size != package.size:
         return f"{package.filename}: its download is gone from {staged}"
-    # Right bytes, but are they the package the manifest names? The metadata will say what the
-    # header says, so a mismatch would publish something other than what was verified.
+    return ""
+
+
+def _header(job: tuple[str, str, str]) -> tuple[tuple | None, list | None, str]:
+    """(what the header says, a .deb's control fields, '') or (None, None, why it cannot be read):
+    one package, in a worker."""
+    kind, path, filename = job
     try:
-        found = (yum.rpm_identity(str(staged)) if package.format == "rpm"
-                 else debfile.deb_identity(staged.read_bytes(), package.filename))
+        if kind == "rpm":
+            return yum.rpm_identity(path), None, ""
+        fields = debfile.control_fields_at(Path(path), filename)
+        return debfile.identity(fields), fields, ""
     except (ControllerError, ValueError, OSError) as exc:
-        found, reason = None, f"{package.filename}: not a readable {package.format} package ({exc})"
-    else:
-        reason = identity_problem(package, found)
-    if reason:
-        staged.unlink()
-    return reason
+        return None, None, f"{filename}: not a readable {kind} package ({exc})"
+
+
+def check_all(world: World, items: list[Fetch], pool: Pool | Callable[[Fetch], Pool],
+              downloaded: dict[str, str]) -> list[str]:
+    """Check each package's bytes in staging; for each, '' when they may enter the pool, else the
+    reason. The headers are read on every core."""
+    pool_of = pool if callable(pool) else (lambda item: pool)
+    reasons = [_staged(world, item, pool_of(item), downloaded) for item in items]
+    ready = [i for i, reason in enumerate(reasons) if not reason]
+    jobs = [(items[i].package.format, str(pool_of(items[i]).partial(items[i].package.sha256)),
+             items[i].package.filename) for i in ready]
+    for i, job, (found, fields, reason) in zip(ready, jobs, in_parallel(_header, jobs), strict=True):
+        # Right bytes, but are they the package the manifest names? The metadata will say what
+        # the header says, so a mismatch would publish something other than what was verified.
+        if found is not None:
+            reason = identity_problem(items[i].package, found)
+        if reason:
+            Path(job[1]).unlink(missing_ok=True)
+        elif fields is not None:  # the Packages stanza is made from these: the file is not read again
+            debfile.remember(items[i].package.sha256, fields)
+        reasons[i] = reason
+    return reasons
 
 
 def admit_all(pool: Pool, packages: list[Package], sign: Callable[[list[Path]], None] | None) -> None:
@@ -114,10 +139,13 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, 
         by_release.setdefault(item.release, []).append(item)
     progress("checking and admitting the packages")
     admitted: dict[bool, dict[str, Package]] = {False: {}, True: {}}
+    ordered = [item for items in by_release.values() for item in items]
+    outcome = dict(zip(map(id, ordered), check_all(world, ordered, lambda item: private if item.private else pool,
+                                                    downloaded), strict=True))
     for key, items in by_release.items():
         reasons = []
         for item in items:
-            reason = check_one(world, item, private if item.private else pool, downloaded)
+            reason = outcome[id(item)]
             if reason:
                 reasons.append(reason)
             else:

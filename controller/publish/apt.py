@@ -41,10 +41,10 @@ class StanzaCache:
 
 
 def _stanzas_job(job) -> list[tuple[str, str]]:
-    from controller.publish.debfile import control_fields  # here: its readers load only when a stanza is made
+    from controller.publish.debfile import control_fields_of  # here: its readers load only when a stanza is made
 
     entries, pool_path = job
-    return [(e.arch, _stanza(control_fields(Path(pool_path(e.sha256, e.filename)).read_bytes(), e.filename), e))
+    return [(e.arch, _stanza(control_fields_of(Path(pool_path(e.sha256, e.filename)), e.filename, e.sha256), e))
             for e in entries]
 
 

@@ -13,6 +13,7 @@ import lzma
 import tarfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import zstandard
 from debian import arfile, deb822
@@ -111,7 +112,49 @@ def control_fields(data: bytes, filename: str, bound: Bound = BOUND) -> list[tup
     return list(paragraph.items())
 
 
+def identity(fields: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """(package, version with any epoch, architecture) from a .deb's control fields."""
+    found = dict(fields)
+    return found.get("Package", ""), found.get("Version", ""), found.get("Architecture", "")
+
+
 def deb_identity(data: bytes, filename: str) -> tuple[str, str, str]:
     """(package, version with any epoch, architecture) from a .deb's control file."""
-    fields = dict(control_fields(data, filename))
-    return fields.get("Package", ""), fields.get("Version", ""), fields.get("Architecture", "")
+    return identity(control_fields(data, filename))
+
+
+def control_fields_at(path: Path, filename: str, bound: Bound = BOUND) -> list[tuple[str, str]]:
+    """The control fields of the .deb at ``path``, reading only as far as its control member:
+    the data member after it (nearly all of the file) is not read."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        while len(header := f.read(60)) == 60:  # ar member headers: name, ..., size (48:58), magic
+            try:
+                size = int(header[48:58])
+            except ValueError:
+                size = -1
+            if size < 0:
+                head += header  # ArFile says what is wrong with it
+                break
+            body = f.read(size + size % 2)
+            head += header + body
+            if header.startswith(b"control.tar") or len(body) < size:
+                break
+        else:
+            head += header
+    return control_fields(head, filename, bound)
+
+
+# The control fields of the packages this run has read, by sha256 (content addressed, so never
+# stale): ingestion reads each .deb once, and apt's Packages index is made from what it read.
+_KNOWN: dict[str, list[tuple[str, str]]] = {}
+
+
+def remember(sha256: str, fields: list[tuple[str, str]]) -> None:
+    _KNOWN[sha256] = fields
+
+
+def control_fields_of(path: Path, filename: str, sha256: str) -> list[tuple[str, str]]:
+    """The control fields of the .deb whose bytes have this ``sha256`` (held at ``path``)."""
+    known = _KNOWN.get(sha256)
+    return list(known) if known is not None else control_fields_at(path, filename)

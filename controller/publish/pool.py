@@ -47,6 +47,7 @@ class Pool:
     def __init__(self, target: Target, staging: Path):
         self.target = target
         self.staging = Path(staging)  # this machine's downloads in progress and cached copies
+        self._incoming_made = False
         self._contents: dict[str, str] | None = None
         self._signed: dict[str, tuple[str, int]] = {}
         self._listed: list[str] = []  # every key, as last listed
@@ -114,7 +115,9 @@ class Pool:
     def partial(self, sha256: str) -> Path:
         """Where a download in progress lives, kept across runs on this machine to resume."""
         folder = self.staging / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
+        if not self._incoming_made:  # once: this is asked for every package, several times
+            folder.mkdir(parents=True, exist_ok=True)
+            self._incoming_made = True
         return folder / f"{sha256}.part"
 
     def admit(self, staged: Path, sha256: str, filename: str) -> None:

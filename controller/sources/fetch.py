@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
-import shutil
 import threading
 import time
 import urllib.error
@@ -198,8 +197,14 @@ def _copy_local(path: str, target: Path, expected_size: int, policy: FetchPolicy
     if size > expected_size:
         raise BadInput(f"file://{path} is {size} bytes, more than the {expected_size} the manifest gives",
                        "fix size in release.yaml")
-    shutil.copyfile(real, target)
-    return sha256_of(target)
+    # Copied, never linked: the provider may rewrite its file in place, and rpms are signed in
+    # place in staging; hashed while copying, so the bytes are read once.
+    digest = hashlib.sha256()
+    with open(real, "rb") as source, open(target, "wb") as out:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
 
 
 def sha256_of(path: Path) -> str:
