@@ -427,6 +427,25 @@ def test_a_package_whose_header_is_not_what_the_manifest_says_is_refused(story, 
     assert not pooled(site.publish, sha(data))
 
 
+def test_an_rpm_whose_payload_is_damaged_fails_its_release_not_the_run(story, site):
+    # A provider's broken build: the header reads fine (the manifest's checksum is of these very
+    # bytes), but the payload no longer matches its digest. rpm's check after signing refuses it.
+    old = TOP / ARC / "packages" / f"{RPM}.noarch.rpm"
+    data = bytearray(old.read_bytes())
+    data[-10] ^= 0xFF
+    data = bytes(data)
+    manifest = (TOP / ARC / "release.yaml").read_text().replace(
+        hashlib.sha256(old.read_bytes()).hexdigest(), hashlib.sha256(data).hexdigest())
+    files = {**arc_release(), f"{ARC}/release.yaml": manifest, f"{ARC}/packages/{RPM}.noarch.rpm": data}
+    story.commit("lars", "2026-11-02T09:00:00Z", files)
+    outcome = run(story, site, "2026-11-02T10:00:00Z")  # the run ends; the release alone is refused
+    reason = outcome.failures["arc-ce/6.19.0"]
+    assert f"{RPM}.noarch.rpm" in reason and "NOT OK" in reason and "new build" in reason, reason
+    assert str(site.state) not in reason
+    assert not pooled(site.publish, sha(data))
+    assert not list((site.state).rglob(f"{sha(data)}.part"))  # no signed leftover waits in staging
+
+
 def test_plan_names_every_action_and_writes_nothing(story, tmp_path):
     story.commit("lars", "2026-11-02T09:00:00Z", arc_release())
     publish, state = tmp_path / "public", tmp_path / "state"

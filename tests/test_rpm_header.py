@@ -96,8 +96,10 @@ def test_a_damaged_header_is_refused_with_the_file_named(signer, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(rpmheader.NotSignable, match="damaged"):
         rpmheader.parse(bytes(data))
+    refused = signer.sign_rpms([path])
+    assert list(refused) == [str(path)] and "corrupt" in refused[str(path)]
     with pytest.raises(ControllerError) as caught:
-        signer.sign_rpms([path])
+        signer.sign_rpm(path)
     assert source.name in str(caught.value) + str(caught.value.hint)
 
 

@@ -106,16 +106,31 @@ def check_all(world: World, items: list[Fetch], pool: Pool | Callable[[Fetch], P
     return reasons
 
 
-def admit_all(pool: Pool, packages: list[Package], sign: Callable[[list[Path]], None] | None) -> None:
-    """Admit checked packages from staging. With ``sign``, an rpm is admitted as the copy signed
+def sign_all(pool: Pool, items: list[Fetch], outcome: dict[int, str],
+             sign: Callable[[list[Path]], dict[str, str]]) -> None:
+    """Sign the checked rpms bound for ``pool`` all at once, in place (these bytes are ours now,
+    checked against the manifest); one rpm refuses after signing gives its release the reason, as
+    a failed check does, and the others go on."""
+    rpms = {str(pool.partial(item.package.sha256)): item for item in items
+            if not outcome[id(item)] and item.package.format == "rpm"}
+    if not rpms:
+        return
+    refused = sign([Path(path) for path in rpms])
+    for item in items:
+        staged = str(pool.partial(item.package.sha256))
+        why = refused.get(staged)
+        if why and not outcome[id(item)]:  # this machine's staging path says nothing to a provider
+            why = why.replace(f"{staged}: ", "").replace(staged, item.package.filename)
+            outcome[id(item)] = f"{item.package.filename}: {why}: ask its provider for a new build"
+            pool.partial(item.package.sha256).unlink(missing_ok=True)
+
+
+def admit_all(pool: Pool, packages: list[Package], signed: bool) -> None:
+    """Admit checked packages from staging. ``signed``: each rpm is admitted as the copy signed
     with the repository's key (the provider's sha256 stays its name in the manifest, in reports
-    and in the pool's record); the rpms are signed all at once, in place: these bytes are ours
-    now, checked against the manifest."""
-    rpms = [p for p in packages if p.format == "rpm"] if sign is not None else []
-    if rpms:
-        sign([pool.partial(p.sha256) for p in rpms])
+    and in the pool's record)."""
     for package in packages:
-        if sign is not None and package.format == "rpm":
+        if signed and package.format == "rpm":
             pool.admit_signed(pool.partial(package.sha256), package.sha256, package.filename)
         else:
             pool.admit(pool.partial(package.sha256), package.sha256, package.filename)
@@ -123,7 +138,7 @@ def admit_all(pool: Pool, packages: list[Package], sign: Callable[[list[Path]], 
 
 def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, failures: dict, policy: FetchPolicy,
            now: str, progress: Progress, downloaded: dict[str, str] | None = None,
-           sign: Callable[[list[Path]], None] | None = None) -> tuple[list[str], dict[str, str]]:
+           sign: Callable[[list[Path]], dict[str, str]] | None = None) -> tuple[list[str], dict[str, str]]:
     """Fetch what is missing, release by release; update ``failures`` (retried next run). An
     embargoed release's packages go to the ``private`` pool (outside the served tree), as the
     provider shipped them: they are signed when a channel first serves them.
@@ -142,6 +157,8 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, 
     ordered = [item for items in by_release.values() for item in items]
     outcome = dict(zip(map(id, ordered), check_all(world, ordered, lambda item: private if item.private else pool,
                                                     downloaded), strict=True))
+    if sign is not None:
+        sign_all(pool, [item for item in ordered if not item.private], outcome, sign)
     for key, items in by_release.items():
         reasons = []
         for item in items:
@@ -156,8 +173,8 @@ def ingest(world: World, fetches: tuple[Fetch, ...], pool: Pool, private: Pool, 
             failed[key] = failures[key]["reason"]
         else:
             failures.pop(key, None)
-    admit_all(pool, list(admitted[False].values()), sign)
-    admit_all(private, list(admitted[True].values()), None)
+    admit_all(pool, list(admitted[False].values()), sign is not None)
+    admit_all(private, list(admitted[True].values()), False)
     if fetched:
         pool.sync()  # admitted without a sync each: one for all, before anything names them
         private.sync()

@@ -89,10 +89,15 @@ class Signer:
     def sign_rpm(self, path: Path) -> None:
         """Sign the rpm at ``path`` in place with this key (a signature it already has is replaced).
         dnf's gpgcheck=1 checks this signature against the published key."""
-        self.sign_rpms([path])
+        refused = self.sign_rpms([path])
+        if refused:
+            raise ToolFailed(["rpmkeys", "--checksig", str(path)], 1, refused[str(path)],
+                             "the package is damaged: ask its provider for a new build")
 
-    def sign_rpms(self, paths: list[Path]) -> None:
-        """Sign many rpms in place, on every core; then check each signature with rpmkeys."""
+    def sign_rpms(self, paths: list[Path]) -> dict[str, str]:
+        """Sign many rpms in place, on every core; then check each signature with rpmkeys.
+        Returns path -> why, for the files rpm refused: a damaged package fails alone (its release
+        is refused), never the whole run."""
         key = self._in_process_key()
         left = list(paths)
         if key is not None:
@@ -103,9 +108,9 @@ class Signer:
             finally:
                 _SIGNING = None
             left = [Path(p) for p in refused if p]
-        if left:
-            self._rpmsign(left)
-        self._check_rpms(paths)
+        refused = self._rpmsign(left) if left else {}
+        refused.update(self._check_rpms([p for p in paths if str(p) not in refused]))
+        return refused
 
     def _in_process_key(self) -> tuple | None:
         """(fingerprint bytes, OpenSSL key) when the key can sign here: RSA, stored without a
@@ -132,13 +137,15 @@ class Signer:
                     self._rpm_key["key"] = (secret.fingerprint, key)
         return self._rpm_key["key"]
 
-    def _rpmsign(self, paths: list[Path]) -> None:
-        """One rpmsign per core, each given a batch of files, side by side."""
+    def _rpmsign(self, paths: list[Path]) -> dict[str, str]:
+        """One rpmsign per core, each given a batch of files, side by side. A batch that fails is
+        signed again file by file, so that a damaged file is refused alone; path -> why."""
         gpg = shutil.which("gpg") or "/usr/bin/gpg"
         base = ["rpmsign", "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_path {self.home}",
                 "--define", f"_gpg_name {self.fingerprint}", "--define", "_gpg_digest_algo sha256",
                 "--define", "_gpg_sign_cmd_extra_args --batch --no-tty --pinentry-mode loopback"]
         lanes = max(1, min(os.cpu_count() or 1, len(paths)))
+        refused: dict[str, str] = {}
         for start in range(0, len(paths), lanes * RPMSIGN_BATCH):
             chunk = paths[start:start + lanes * RPMSIGN_BATCH]
             commands = [base + [str(p) for p in chunk[lane::lanes]] for lane in range(lanes)]
@@ -152,14 +159,24 @@ class Signer:
                 _, err = process.communicate(timeout=300 + 10 * len(command))
                 if process.returncode != 0:
                     failed.append((command, process.returncode, err))
-            if failed:
-                command, code, err = failed[0]
-                raise ToolFailed(command, code, err.decode(errors="replace"),
-                                 f"check that {self.home} holds the secret key {self.fingerprint}")
+            for command, code, err in failed:
+                for path in command[len(base):]:
+                    done = subprocess.run(base + [path], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                          timeout=300)
+                    if done.returncode == 0:
+                        continue
+                    if path not in done.stderr:  # not about this file: the key or the tool
+                        raise ToolFailed(command, code, err.decode(errors="replace"),
+                                         f"check that {self.home} holds the secret key {self.fingerprint}")
+                    refused[path] = next(line for line in done.stderr.splitlines() if path in line)
+        return refused
 
-    def _check_rpms(self, paths: list[Path]) -> None:
+    def _check_rpms(self, paths: list[Path]) -> dict[str, str]:
         """rpm's own check of every signed file against the public key alone (and of its digests):
-        a file it does not pass never reaches the pool."""
+        a file it does not pass never reaches the pool. path -> what rpm said, for those."""
+        refused: dict[str, str] = {}
+        if not paths:
+            return refused
         with tempfile.TemporaryDirectory(prefix="rolloutctl-rpmdb-") as db:
             key = Path(db) / "key.asc"
             key.write_bytes(self._gpg("--armor", "--export", self.fingerprint))
@@ -168,10 +185,13 @@ class Signer:
                 batch = [str(p) for p in paths[start:start + CHECKSIG_BATCH]]
                 command = ["rpmkeys", "--dbpath", db, "--checksig", *batch]
                 done = subprocess.run(command, capture_output=True, text=True, timeout=300 + len(batch))
-                bad = [line for line in done.stdout.splitlines() if not line.endswith(": digests signatures OK")]
-                if done.returncode != 0 or bad:
-                    raise ToolFailed(command[:4] + ["..."], done.returncode, "\n".join(bad[:5]) + done.stderr[-2000:],
-                                     "the package is damaged: ask its provider for a new build")
+                said = dict(line.rsplit(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+                bad = {path: said.get(path, "not checked") for path in batch
+                       if said.get(path) != "digests signatures OK"}
+                if done.returncode != 0 and not bad:  # rpmkeys itself failed, not one of the files
+                    raise ToolFailed(command[:4] + ["..."], done.returncode, done.stderr[-2000:])
+                refused.update({path: f"rpm's check after signing says: {why.strip()}" for path, why in bad.items()})
+        return refused
 
     def public_key(self) -> bytes:
         """The signing key's public half, and those of the retiring keys: what clients trust."""
